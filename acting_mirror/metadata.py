@@ -1,0 +1,79 @@
+"""The metadata file that travels with every model: labels, input, scaling, provenance.
+
+`models/NAME.json` sits beside `NAME.keras` and `NAME.tflite`. The app reads the
+label names, input size and pixel scaling from here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class MetadataError(ValueError):
+    """A model's metadata file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    name: str
+    labels: tuple[str, ...]           # display names, in model output order
+    input_size: tuple[int, int]       # (height, width)
+    channels: int                     # 1 = grayscale
+    pixel_scale: float                # model input = pixel * pixel_scale + pixel_offset
+    pixel_offset: float
+    architecture: str
+    parameters: int
+    files: dict = field(default_factory=dict)       # backend -> file name beside the JSON
+    training: dict = field(default_factory=dict)    # data, split, command, epochs, time...
+    evaluation: dict = field(default_factory=dict)  # split -> metrics
+
+    def scale_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 crops (N, H, W) -> float32 model input (N, H, W, C)."""
+        x = pixels.astype(np.float32) * np.float32(self.pixel_scale) + np.float32(self.pixel_offset)
+        return x[..., None] if x.ndim == 3 else x
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        data["input_size"] = list(self.input_size)
+        return data
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, data: dict, where: str = "metadata") -> ModelMetadata:
+        required = ("name", "labels", "input_size", "channels", "pixel_scale", "pixel_offset",
+                    "architecture", "parameters")
+        missing = [key for key in required if key not in data]
+        if missing:
+            raise MetadataError(f"{where}: missing {', '.join(missing)}")
+        labels = data["labels"]
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+            raise MetadataError(f"{where}: 'labels' must be a non-empty list of names")
+        size = data["input_size"]
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+            raise MetadataError(f"{where}: 'input_size' must be [height, width]")
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{
+            **{k: v for k, v in data.items() if k in known},
+            "labels": tuple(labels),
+            "input_size": (size[0], size[1]),
+        })
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelMetadata:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise MetadataError(f"model metadata {path} not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise MetadataError(f"model metadata {path} is not valid JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise MetadataError(f"model metadata {path} must hold a JSON object")
+        return cls.from_json(data, str(path))

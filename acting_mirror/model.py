@@ -1,0 +1,144 @@
+"""Emotion classifier: a shipped model plus its metadata, run by LiteRT or Keras.
+
+Only this module knows TensorFlow and LiteRT. `classify(crops)` takes uint8
+grayscale face crops at the model's input size and returns probabilities in
+the model's label order; scaling comes from the metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from acting_mirror.metadata import MetadataError, ModelMetadata
+
+BACKENDS = ("tflite", "keras")
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be found, read or run; the message names the file."""
+
+
+def package_root() -> Path:
+    """The project root (where models/ and haarcascade_files/ live)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def resolve_metadata_path(path: str | Path) -> Path:
+    """Accept a metadata JSON or a model file beside one; relative paths are tried
+    from the working directory, then from the project root."""
+    path = Path(path)
+    candidates = [path] if path.is_absolute() else [path, package_root() / path]
+    for candidate in candidates:
+        json_path = candidate if candidate.suffix == ".json" else candidate.with_suffix(".json")
+        if json_path.is_file():
+            return json_path
+    raise ModelError(f"model {path} not found (looked for its metadata JSON in "
+                     f"{', '.join(str(c.parent) for c in candidates)})")
+
+
+def load_metadata(path: str | Path) -> tuple[ModelMetadata, Path]:
+    json_path = resolve_metadata_path(path)
+    try:
+        return ModelMetadata.load(json_path), json_path
+    except MetadataError as error:
+        raise ModelError(str(error)) from None
+
+
+class EmotionClassifier:
+    """Base: holds metadata and preprocessing; backends implement `_run`."""
+
+    backend = ""
+
+    def __init__(self, metadata: ModelMetadata, model_path: Path):
+        self.metadata = metadata
+        self.model_path = model_path
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.metadata.labels
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.metadata.input_size
+
+    def classify(self, crops: np.ndarray) -> np.ndarray:
+        """uint8 crops (N, H, W) -> float32 probabilities (N, len(labels)); one batched call."""
+        crops = np.asarray(crops)
+        if crops.ndim != 3 or crops.shape[1:] != self.input_size:
+            raise ValueError(f"expected crops of shape (N, {self.input_size[0]}, {self.input_size[1]}), "
+                             f"got {crops.shape}")
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        return self._run(self.metadata.scale_pixels(crops))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TFLiteClassifier(EmotionClassifier):
+    backend = "tflite"
+
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2):
+        super().__init__(metadata, model_path)
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"model {model_path} is not a valid TFLite model ({error})") from None
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = 1
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) != self._batch:
+            # resize once per new batch size; steady-state frames reuse the allocation
+            self._interpreter.resize_tensor_input(self._input, batch.shape, strict=False)
+            self._interpreter.allocate_tensors()
+            self._batch = len(batch)
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()
+
+
+class KerasClassifier(EmotionClassifier):
+    backend = "keras"
+
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2):
+        super().__init__(metadata, model_path)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass  # TensorFlow already initialised in this process: keep its setting
+        try:
+            self._model = keras.models.load_model(model_path, compile=False)
+        except Exception as error:  # Keras raises many types for a bad file
+            raise ModelError(f"model {model_path} is not a valid Keras model ({error})") from None
+        # A compiled graph call: Keras' predict() costs ~45 ms of overhead per call.
+        self._call = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self._call(batch), dtype=np.float32)
+
+
+def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2) -> EmotionClassifier:
+    """Load the model named by a metadata JSON (or a model file beside one)."""
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
+    metadata, json_path = load_metadata(path)
+    file_name = metadata.files.get(backend)
+    if not file_name:
+        raise ModelError(f"model {json_path} has no {backend} file listed in its metadata")
+    model_path = json_path.parent / file_name
+    if not model_path.is_file():
+        raise ModelError(f"model file {model_path} not found")
+    cls = TFLiteClassifier if backend == "tflite" else KerasClassifier
+    return cls(metadata, model_path, threads=threads)

@@ -1,0 +1,188 @@
+"""FER-2013 loaders: the Kaggle CSV (plain or .gz) and the image-folder tree.
+
+Both return a :class:`Dataset` per split: uint8 images (N, 48, 48) and integer
+labels in FER-2013 order. Bad input raises :class:`DatasetError` naming the
+line or file, so a user sees what to fix instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# FER-2013's label order as published (the CSV's `emotion` column), with the
+# display names the app shows. This is the dataset's definition; a trained
+# model's own label list is written to its metadata and read from there.
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FER_DISPLAY_NAMES = ("angry", "disgust", "scared", "happy", "sad", "surprised", "neutral")
+FER_SPLITS = ("Training", "PublicTest", "PrivateTest")
+IMAGE_SIDE = 48
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class DatasetError(ValueError):
+    """Bad training or evaluation data; the message names the line or file."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    images: np.ndarray  # uint8, (N, 48, 48)
+    labels: np.ndarray  # int64, (N,), indices into FER_CLASSES
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def class_index(name: str) -> int:
+    """Index of a class given by its FER name or display name (case-insensitive)."""
+    key = name.strip().lower()
+    for names in (FER_CLASSES, FER_DISPLAY_NAMES):
+        if key in names:
+            return names.index(key)
+    raise DatasetError(
+        f"unknown emotion {name!r}; expected one of {', '.join(FER_CLASSES)} "
+        f"(or {', '.join(FER_DISPLAY_NAMES)})"
+    )
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="")
+    return open(path, newline="")
+
+
+def _check_split(split: str, where: str) -> str:
+    if split not in FER_SPLITS:
+        raise DatasetError(f"{where}: unknown split {split!r}; expected one of {', '.join(FER_SPLITS)}")
+    return split
+
+
+def load_fer_csv(path: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
+    """Read a FER-2013 CSV (`emotion,pixels,Usage`) into one Dataset per split.
+
+    `splits` limits what is kept (rows of other splits are still validated).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    for split in splits or ():
+        _check_split(split, str(path))
+    pixel_count = IMAGE_SIDE * IMAGE_SIDE
+    images: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, list[int]] = {}
+    try:
+        with _open_text(path) as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise DatasetError(f"{path}: empty file")
+            columns = [c.strip() for c in header]
+            missing = {"emotion", "pixels", "Usage"} - set(columns)
+            if missing:
+                raise DatasetError(
+                    f"{path}:1: header {','.join(columns)!r} lacks {', '.join(sorted(missing))}; "
+                    "expected the Kaggle FER-2013 columns emotion,pixels,Usage"
+                )
+            i_label, i_pixels, i_usage = (columns.index(c) for c in ("emotion", "pixels", "Usage"))
+            for line_number, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                where = f"{path}:{line_number}"
+                if len(row) != len(columns):
+                    raise DatasetError(f"{where}: expected {len(columns)} fields, found {len(row)}")
+                split = _check_split(row[i_usage].strip(), where)
+                try:
+                    label = int(row[i_label])
+                except ValueError:
+                    raise DatasetError(f"{where}: emotion {row[i_label]!r} is not an integer") from None
+                if not 0 <= label < len(FER_CLASSES):
+                    raise DatasetError(f"{where}: emotion {label} out of range 0..{len(FER_CLASSES) - 1}")
+                fields = row[i_pixels].split()
+                if len(fields) != pixel_count:
+                    raise DatasetError(f"{where}: expected {pixel_count} pixels, found {len(fields)}")
+                try:
+                    values = np.array(fields, dtype=np.int32)
+                except ValueError:
+                    raise DatasetError(f"{where}: pixels must be integers 0..255") from None
+                if values.min() < 0 or values.max() > 255:
+                    raise DatasetError(f"{where}: pixel values must be in 0..255")
+                if splits is not None and split not in splits:
+                    continue
+                images.setdefault(split, []).append(values.astype(np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE))
+                labels.setdefault(split, []).append(label)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as error:
+        raise DatasetError(f"{path}: cannot read as a FER-2013 CSV ({error})") from None
+    return _finish(images, labels, str(path), splits)
+
+
+def load_image_folder(root: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
+    """Read `<root>/<split>/<class>/*.png|jpg` (class folders use FER or display names)."""
+    import cv2  # only this loader needs it
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder")
+    images: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, list[int]] = {}
+    split_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    for split_dir in split_dirs:
+        split = _check_split(split_dir.name, str(split_dir))
+        if splits is not None and split not in splits:
+            continue
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            try:
+                label = class_index(class_dir.name)
+            except DatasetError as error:
+                raise DatasetError(f"{class_dir}: {error}") from None
+            for file in sorted(class_dir.iterdir()):
+                if file.suffix.lower() not in IMAGE_EXTENSIONS:
+                    continue
+                image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+                if image is None:
+                    raise DatasetError(f"{file}: not a readable image")
+                if image.shape != (IMAGE_SIDE, IMAGE_SIDE):
+                    image = cv2.resize(image, (IMAGE_SIDE, IMAGE_SIDE), interpolation=cv2.INTER_AREA)
+                images.setdefault(split, []).append(image)
+                labels.setdefault(split, []).append(label)
+    return _finish(images, labels, str(root), splits)
+
+
+def load_dataset(path: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
+    """Load a CSV file or an image-folder tree, whichever `path` is."""
+    path = Path(path)
+    if path.is_dir():
+        return load_image_folder(path, splits)
+    return load_fer_csv(path, splits)
+
+
+def load_split(path: str | Path, split: str) -> Dataset:
+    datasets = load_dataset(path, (split,))
+    return datasets[split]
+
+
+def _finish(images, labels, source: str, splits) -> dict[str, Dataset]:
+    if not labels:
+        raise DatasetError(f"{source}: no images found")
+    for split in splits or ():
+        if split not in labels:
+            raise DatasetError(f"{source}: split {split!r} has no images")
+    return {
+        split: Dataset(np.stack(images[split]), np.asarray(labels[split], dtype=np.int64), source)
+        for split in labels
+    }
+
+
+def remap_excluding(dataset: Dataset, excluded: tuple[int, ...]) -> tuple[Dataset, list[int]]:
+    """Drop excluded FER classes; return the dataset with labels renumbered 0..k-1
+    and the list of kept FER class indices (new label i is FER class kept[i])."""
+    kept = [i for i in range(len(FER_CLASSES)) if i not in excluded]
+    lookup = np.full(len(FER_CLASSES), -1, dtype=np.int64)
+    lookup[kept] = np.arange(len(kept))
+    mask = np.isin(dataset.labels, kept)
+    return Dataset(dataset.images[mask], lookup[dataset.labels[mask]], dataset.source), kept

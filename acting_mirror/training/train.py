@@ -1,0 +1,301 @@
+"""Training: FER-2013 -> a Keras model plus its metadata, resumable epoch by epoch.
+
+A run lives in a run directory (config.json, log.csv, last.keras, best.keras and
+Keras's BackupAndRestore state), kept outside the repository. `--resume` picks
+the run up after its last finished epoch with the same configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from acting_mirror.metadata import ModelMetadata
+from acting_mirror.training.data import (
+    FER_CLASSES,
+    FER_DISPLAY_NAMES,
+    Dataset,
+    DatasetError,
+    class_index,
+    load_dataset,
+    remap_excluding,
+)
+
+LOSSES = ("categorical_crossentropy", "mean_squared_error", "squared_hinge")
+AUGMENTATIONS = ("geometric", "noise", "brightness", "blur", "erasing")
+# Training input is pixel / 127.5 - 1, i.e. [-1, 1] (as Arriaga et al.); stored in metadata.
+PIXEL_SCALE = 1.0 / 127.5
+PIXEL_OFFSET = -1.0
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    run_dir: str
+    architecture: str = "mirror_net"
+    width: float = 1.0
+    loss: str = "categorical_crossentropy"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 100
+    schedule: str = "cosine"          # cosine | plateau | constant
+    warmup_epochs: int = 2
+    augment: list = field(default_factory=lambda: ["geometric"])
+    label_smoothing: float = 0.0
+    exclude: list = field(default_factory=list)  # FER class names left out
+    early_stopping: int = 0           # patience in epochs, 0 = off
+    plateau_patience: int = 5
+    seed: int = 1
+    train_split: str = "Training"
+    val_split: str = "PublicTest"
+    threads: int = 0                  # 0 = TensorFlow's default
+
+    def validate(self) -> None:
+        from acting_mirror.training.architectures import ARCHITECTURES
+
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.architecture!r}; choose from {', '.join(ARCHITECTURES)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        if self.schedule not in ("cosine", "plateau", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose cosine, plateau or constant")
+        if self.optimizer not in ("adam", "sgd", "adamw"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adam, adamw or sgd")
+        for name in self.augment:
+            if name not in AUGMENTATIONS:
+                raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}")
+        for name in self.exclude:
+            class_index(name)
+        if self.width <= 0 or self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("width, epochs, batch size and learning rate must be positive")
+
+
+def configure_tensorflow(threads: int, seed: int) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(seed)
+
+
+def build_augmenter(kinds: list[str], seed: int):
+    """Keras preprocessing layers applied to [-1, 1] batches inside tf.data."""
+    import keras
+    from keras import layers
+
+    steps = []
+    if "geometric" in kinds:
+        steps += [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
+            layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
+        ]
+    if "brightness" in kinds:
+        steps += [
+            layers.RandomBrightness(0.2, value_range=(-1.0, 1.0), seed=seed),
+            layers.RandomContrast(0.2, seed=seed),
+        ]
+    if "blur" in kinds:
+        steps.append(layers.RandomGaussianBlur(factor=0.5, kernel_size=3, sigma=1.0,
+                                               value_range=(-1.0, 1.0), seed=seed))
+    if "noise" in kinds:
+        steps.append(layers.GaussianNoise(0.05, seed=seed))
+    if "erasing" in kinds:
+        steps.append(layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(-1.0, 1.0), seed=seed))
+    return keras.Sequential(steps, name="augment") if steps else None
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    return (images.astype(np.float32) * np.float32(PIXEL_SCALE) + np.float32(PIXEL_OFFSET))[..., None]
+
+
+def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, shuffle: bool, seed: int):
+    import tensorflow as tf
+
+    x = to_model_input(data.images)
+    y = np.eye(num_classes, dtype=np.float32)[data.labels]
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augmenter is not None:
+        ds = ds.map(lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=1)
+    return ds.prefetch(2)
+
+
+def learning_rate_at(config: TrainConfig, epoch: int) -> float:
+    """Linear warm-up then cosine decay to 1% (a pure function of the epoch: resume-safe)."""
+    if config.schedule != "cosine":
+        return config.learning_rate
+    if epoch < config.warmup_epochs:
+        return config.learning_rate * (epoch + 1) / (config.warmup_epochs + 1)
+    progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
+    return config.learning_rate * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _loss(config: TrainConfig):
+    import keras
+
+    if config.loss == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    return config.loss
+
+
+def _optimizer(config: TrainConfig):
+    import keras
+
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay or 1e-4)
+    return keras.optimizers.Adam(config.learning_rate)
+
+
+def _class_names(excluded: list[str]) -> tuple[list[int], list[str]]:
+    excluded_ids = {class_index(name) for name in excluded}
+    kept = [i for i in range(len(FER_CLASSES)) if i not in excluded_ids]
+    return kept, [FER_DISPLAY_NAMES[i] for i in kept]
+
+
+def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str]]:
+    splits = load_dataset(config.data, (config.train_split, config.val_split))
+    train, val = splits[config.train_split], splits[config.val_split]
+    kept, names = _class_names(config.exclude)
+    if config.exclude:
+        excluded = tuple(i for i in range(len(FER_CLASSES)) if i not in kept)
+        train, _ = remap_excluding(train, excluded)
+        val, _ = remap_excluding(val, excluded)
+    if len(train) == 0 or len(val) == 0:
+        raise DatasetError(f"{config.data}: nothing left to train or validate on")
+    return train, val, names
+
+
+def train(config: TrainConfig, resume: bool = False, verbose: int = 2) -> Path:
+    """Run (or resume) training; returns the run directory."""
+    config.validate()
+    run_dir = Path(config.run_dir).expanduser()
+    config_path = run_dir / "config.json"
+    if resume:
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{run_dir}: no run to resume (config.json missing)")
+        saved = json.loads(config_path.read_text())
+        # a resumed run keeps its configuration, except where to find the data
+        saved["data"] = config.data or saved["data"]
+        saved["threads"] = config.threads
+        config = TrainConfig(**saved)
+    elif (run_dir / "log.csv").exists():
+        raise FileExistsError(f"{run_dir} already holds a run; pass --resume or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
+
+    configure_tensorflow(config.threads, config.seed)
+    import keras
+
+    from acting_mirror.training.architectures import build
+
+    train_data, val_data, labels = prepare_splits(config)
+    num_classes = len(labels)
+    augmenter = build_augmenter(config.augment, config.seed)
+    train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed)
+    val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed)
+
+    model = build(config.architecture, num_classes=num_classes, width=config.width)
+    model.compile(optimizer=_optimizer(config), loss=_loss(config), metrics=["accuracy"])
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
+                                        mode="max", save_best_only=True),
+        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if config.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1,
+                                                           patience=config.plateau_patience,
+                                                           min_lr=1e-6, verbose=1))
+    elif config.schedule == "cosine":
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch)))
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                                       patience=config.early_stopping))
+    started = time.time()
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+    elapsed = time.time() - started
+    timing_path = run_dir / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "sessions": 0}
+    timing["seconds"] += elapsed
+    timing["sessions"] += 1
+    timing_path.write_text(json.dumps(timing) + "\n")
+    (run_dir / "labels.json").write_text(json.dumps(labels) + "\n")
+    return run_dir
+
+
+def run_summary(run_dir: Path) -> dict:
+    """Epochs done, best validation accuracy and training time from a run's files."""
+    import csv
+
+    rows = list(csv.DictReader(open(run_dir / "log.csv"))) if (run_dir / "log.csv").exists() else []
+    best = max(rows, key=lambda r: float(r["val_accuracy"])) if rows else None
+    timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
+    return {
+        "epochs_run": len(rows),
+        "best_epoch": int(best["epoch"]) + 1 if best else None,
+        "best_val_accuracy": float(best["val_accuracy"]) if best else None,
+        "train_seconds": round(timing.get("seconds", 0.0), 1),
+    }
+
+
+def package_model(run_dir: str | Path, output: str | Path, name: str | None = None,
+                  which: str = "best") -> ModelMetadata:
+    """Copy a run's best (or last) model to `output` (.keras) and write its metadata JSON."""
+    import keras
+
+    run_dir = Path(run_dir)
+    output = Path(output)
+    config = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
+    model = keras.models.load_model(run_dir / f"{which}.keras", compile=False)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    model.save(output)
+    _, labels = _class_names(config.exclude)
+    height, width, channels = model.input_shape[1:]
+    metadata = ModelMetadata(
+        name=name or output.stem,
+        labels=tuple(labels),
+        input_size=(int(height), int(width)),
+        channels=int(channels),
+        pixel_scale=PIXEL_SCALE,
+        pixel_offset=PIXEL_OFFSET,
+        architecture=config.architecture,
+        parameters=int(model.count_params()),
+        files={"keras": output.name},
+        training={
+            "data": "FER-2013 (Kaggle CSV)",
+            "train_split": config.train_split,
+            "selection_split": config.val_split,
+            "excluded_classes": list(config.exclude),
+            "config": {k: v for k, v in asdict(config).items() if k not in ("data", "run_dir", "threads")},
+            **run_summary(run_dir),
+            "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        },
+    )
+    metadata.save(output.with_suffix(".json"))
+    return metadata
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])

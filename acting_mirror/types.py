@@ -1,0 +1,70 @@
+"""Small frozen records passed between the pipeline's steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in full-resolution frame pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2, self.y + self.h / 2)
+
+    def iou(self, other: Box) -> float:
+        left, top = max(self.x, other.x), max(self.y, other.y)
+        right = min(self.x + self.w, other.x + other.w)
+        bottom = min(self.y + self.h, other.y + other.h)
+        inter = max(0, right - left) * max(0, bottom - top)
+        union = self.area + other.area - inter
+        return inter / union if union else 0.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture from a source. `time_s` is video time for files and URLs,
+    seconds since start for a camera."""
+
+    image: np.ndarray  # BGR uint8 (H, W, 3)
+    index: int
+    time_s: float
+
+
+@dataclass(frozen=True)
+class Face:
+    """A tracked face in one frame. `probabilities` are smoothed over the track's
+    recent frames and follow the model's label order; `label` is their argmax."""
+
+    box: Box
+    probabilities: tuple[float, ...]
+    label: str
+    track_id: int
+
+    @property
+    def confidence(self) -> float:
+        return max(self.probabilities)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the pipeline learnt about one frame."""
+
+    index: int
+    time_s: float
+    faces: tuple[Face, ...]
+
+    def person(self, track_id: int = 0) -> Face | None:
+        return next((face for face in self.faces if face.track_id == track_id), None)
