@@ -1,0 +1,124 @@
+"""Demo and test clips made from a real face photo shipped by scikit-image.
+
+The astronaut photo (Eileen Collins, public domain) holds one smiling frontal face.
+We paste a square patch around it onto a plain background, moved and scaled per
+frame, so the demo, the tests and the benchmark all use real faces and need no
+camera, network or user file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+# Where the face is in skimage.data.astronaut() (Haar detection, 512x512 photo),
+# and the square patch around it that we paste: the face is half the patch wide.
+ASTRONAUT_FACE = (177, 66, 95, 95)
+PATCH_MARGIN = 0.5
+
+SCENARIOS = ("one", "two", "leave", "crowd", "none")
+
+
+def astronaut_bgr() -> np.ndarray:
+    import cv2
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def face_patch(side: int | None = None) -> np.ndarray:
+    """A square BGR patch centred on the astronaut's face; the face spans half of it."""
+    import cv2
+
+    photo = astronaut_bgr()
+    x, y, w, h = ASTRONAUT_FACE
+    margin = int(w * PATCH_MARGIN)
+    top, left = max(0, y - margin), max(0, x - margin)
+    patch = photo[top:y + h + margin, left:x + w + margin]
+    size = min(patch.shape[:2])
+    patch = patch[:size, :size]
+    if side is not None and side != size:
+        patch = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(patch)
+
+
+def background(width: int, height: int) -> np.ndarray:
+    """A soft grey gradient (faceless, so the detector finds only pasted faces)."""
+    ramp = np.linspace(70, 150, width, dtype=np.float32)[None, :]
+    shade = np.linspace(0.85, 1.1, height, dtype=np.float32)[:, None]
+    gray = np.clip(ramp * shade, 0, 255).astype(np.uint8)
+    return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def paste(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
+    """Paste `patch` with its top-left at (x, y), clipped to the frame."""
+    h, w = patch.shape[:2]
+    fh, fw = frame.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, fw), min(y + h, fh)
+    if x0 < x1 and y0 < y1:
+        frame[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
+
+
+def face_layout(scenario: str, index: int, count: int, width: int, height: int) -> list[tuple[int, int, int]]:
+    """(x, y, side) of each patch in frame `index` of `count` for a scenario."""
+    t = index / max(1, count - 1)
+    if scenario == "none":
+        return []
+    if scenario == "crowd":
+        cols, rows = 5, 4
+        side = min(width // cols, height // rows) - 8
+        return [(c * (width // cols) + 4, r * (height // rows) + 4, side)
+                for r in range(rows) for c in range(cols)]
+    base = int(min(width, height) * 0.55)
+    if scenario == "one":
+        side = int(base * (0.8 + 0.2 * math.sin(2 * math.pi * t)))  # breathes in and out
+        x = int((width - side) * (0.2 + 0.6 * t))                    # drifts left to right
+        return [(x, (height - side) // 2, side)]
+    if scenario == "leave":
+        # present for the first and last third, gone in between
+        if 1 / 3 <= t < 2 / 3:
+            return []
+        side = base
+        x = int((width - side) * (0.3 + 0.4 * t))
+        return [(x, (height - side) // 2, side)]
+    if scenario == "two":
+        big, small = int(base * 0.9), int(base * 0.6)
+        x_big = int((width / 2 - big) * (0.1 + 0.5 * t))
+        x_small = int(width / 2 + (width / 2 - small) * (0.8 - 0.5 * t))
+        return [(x_big, (height - big) // 2, big), (x_small, (height - small) // 2, small)]
+    raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+
+
+def synth_frames(scenario: str = "one", count: int = 60, size: tuple[int, int] = (640, 480)) -> Iterator[np.ndarray]:
+    """Yield `count` BGR frames of a scenario at `size` (width, height)."""
+    width, height = size
+    backdrop = background(width, height)
+    patches: dict[int, np.ndarray] = {}
+    for index in range(count):
+        frame = backdrop.copy()
+        for x, y, side in face_layout(scenario, index, count, width, height):
+            if side not in patches:
+                patches[side] = face_patch(side)
+            paste(frame, patches[side], x, y)
+        yield frame
+
+
+def write_clip(path: str | Path, scenario: str = "one", count: int = 60, fps: float = 15.0,
+               size: tuple[int, int] = (640, 480), codec: str = "MJPG") -> Path:
+    """Write a scenario to a video file OpenCV can read back; returns the path."""
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot write {path} with codec {codec}")
+    try:
+        for frame in synth_frames(scenario, count, size):
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path
