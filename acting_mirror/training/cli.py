@@ -6,7 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from acting_mirror.training.data import DatasetError
+from acting_mirror.model import ModelError
+from acting_mirror.training.data import FER_SPLITS, DatasetError
+
+# options a resumed run takes from the command line; the rest come from its config.json
+RESUME_OPTIONS = {"data", "run_dir", "resume", "threads", "epochs", "output", "quiet", "command"}
 
 
 def _add_train(sub) -> None:
@@ -27,7 +31,9 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", dest="learning_rate", type=float, default=defaults.learning_rate)
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW only")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"total epochs (default {defaults.epochs}); with --resume, a new total to extend "
+                        "or shorten the run (the cosine schedule is stretched to it)")
     p.add_argument("--schedule", choices=("cosine", "plateau", "constant"), default=defaults.schedule,
                    help="cosine: warm-up + cosine decay; plateau: reduce LR x0.1 when val loss stalls")
     p.add_argument("--plateau-patience", type=int, default=defaults.plateau_patience)
@@ -46,39 +52,213 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args) -> int:
-    from acting_mirror.training.train import TrainConfig, package_model, train
+    from acting_mirror.training.train import TrainConfig, package_model, run_summary, train
 
+    if args.output and Path(args.output).suffix != ".keras":
+        raise ValueError(f"--output {args.output}: the model file must end in .keras")
+    defaults = TrainConfig(data="", run_dir="")
     augment = [] if args.no_augment else [a for a in args.augment.split(",") if a]
     config = TrainConfig(
         data=args.data, run_dir=args.run_dir, architecture=args.architecture, width=args.width,
         loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, batch_size=args.batch_size, epochs=args.epochs,
+        weight_decay=args.weight_decay, batch_size=args.batch_size,
+        epochs=defaults.epochs if args.epochs is None else args.epochs,
         schedule=args.schedule, augment=augment, label_smoothing=args.label_smoothing,
         exclude=[c for c in args.exclude.split(",") if c], early_stopping=args.early_stopping,
         plateau_patience=args.plateau_patience, seed=args.seed, threads=args.threads,
     )
-    run_dir = train(config, resume=args.resume, verbose=0 if args.quiet else 2)
-    print(f"run finished: {run_dir}")
+    if args.resume:
+        defaults_given = _train_defaults()
+        ignored = [f"--{key.replace('_', '-')}" for key, value in vars(args).items()
+                   if key not in RESUME_OPTIONS and value != defaults_given.get(key)]
+        if ignored:
+            print(f"note: --resume keeps the run's saved configuration; ignoring {', '.join(ignored)}",
+                  file=sys.stderr)
+        run_dir = Path(args.run_dir).expanduser()
+        if (run_dir / "log.csv").exists():
+            done = run_summary(run_dir)["epochs_run"]
+            print(f"resuming {run_dir} after epoch {done}" +
+                  (f", to {args.epochs} epochs in total" if args.epochs is not None else ""))
+    run_dir = train(config, resume=args.resume, verbose=0 if args.quiet else 2,
+                    epochs=args.epochs if args.resume else None)
+    summary = run_summary(run_dir)
+    best = (f", best val accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}"
+            if summary["best_epoch"] else "")
+    print(f"run finished: {run_dir} ({summary['epochs_run']} epochs{best})")
     if args.output:
         metadata = package_model(run_dir, args.output)
         print(f"wrote {args.output} ({metadata.parameters} parameters, labels {', '.join(metadata.labels)})")
     return 0
 
 
+def _train_defaults() -> dict:
+    sub = argparse.ArgumentParser().add_subparsers()
+    _add_train(sub)
+    return vars(sub.choices["train"].parse_args(["--data", "", "--run-dir", ""]))
+
+
+def _model_path(args) -> str:
+    from acting_mirror.config import ModelConfig
+
+    return args.model or ModelConfig().path
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a model on a FER-2013 split: accuracy with its 95%% CI, "
+                                        "per-class metrics, confusion matrix")
+    p.add_argument("--data", required=True, help="FER-2013 CSV (.csv or .csv.gz) or <split>/<class>/ image tree")
+    p.add_argument("--split", default="PrivateTest", choices=FER_SPLITS, help="default: %(default)s")
+    p.add_argument("--model", help="metadata JSON or model file (default: the app's model, models/mirror_net.json)")
+    p.add_argument("--backend", choices=("keras", "tflite"),
+                   help="default: tflite when the metadata lists a .tflite file, else keras")
+    p.add_argument("--json", help="write all results to this JSON file")
+    p.add_argument("--tta", action="store_true", help="also report horizontal-flip averaging (separately)")
+    p.add_argument("--plot", help="write the normalised confusion matrix to this PNG")
+    p.add_argument("--update-metadata", action="store_true",
+                   help="store the headline numbers in the model's metadata JSON (evaluation.<split>)")
+    p.add_argument("--batch-size", type=int, default=256, help="crops per classifier call (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="inference threads (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_evaluate(args) -> int:
+    from acting_mirror.model import load_classifier, load_metadata
+    from acting_mirror.training.data import load_split
+    from acting_mirror.training.evaluate import (
+        evaluate_model,
+        format_results,
+        plot_confusion_matrix,
+        update_metadata_evaluation,
+        write_json,
+    )
+
+    if args.batch_size < 1 or args.threads < 1:
+        raise ValueError("--batch-size and --threads must be positive")
+    metadata, json_path = load_metadata(_model_path(args))
+    backend = args.backend or ("tflite" if "tflite" in metadata.files else "keras")
+    classifier = load_classifier(json_path, backend, threads=args.threads)
+    print(f"loading {args.split} from {args.data}", file=sys.stderr)
+    dataset = load_split(args.data, args.split)
+    print(f"evaluating {metadata.name} ({backend}) on {len(dataset)} {args.split} images", file=sys.stderr)
+    results = {"split": args.split,
+               **evaluate_model(classifier, dataset, args.batch_size, args.tta, progress=not args.quiet)}
+    results["data"] = str(args.data)
+    print(format_results(results))
+    if args.json:
+        print(f"wrote {write_json(results, args.json)}")
+    if args.plot:
+        print(f"wrote {plot_confusion_matrix(results, args.plot)}")
+    if args.update_metadata:
+        update_metadata_evaluation(json_path, args.split, results)
+        print(f"updated {json_path} evaluation.{args.split}")
+    return 0
+
+
+def _add_export(sub) -> None:
+    from acting_mirror.training.export import FLOAT_TOLERANCE
+
+    p = sub.add_parser("export", help="convert a Keras model to TFLite and check it against Keras")
+    p.add_argument("--model", required=True, help="the model's .keras file or its metadata JSON")
+    p.add_argument("--quantize", action="store_true",
+                   help="also write NAME_dynamic.tflite (dynamic-range quantised weights)")
+    p.add_argument("--samples", type=int, default=32,
+                   help="random crops and face crops each, compared between Keras and TFLite "
+                        "(default: %(default)s)")
+    p.add_argument("--tolerance", type=float, default=FLOAT_TOLERANCE,
+                   help="largest probability difference accepted for the float32 file (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="TensorFlow/LiteRT threads (default: %(default)s)")
+
+
+def _run_export(args) -> int:
+    from acting_mirror.training.export import export_model
+
+    export_model(args.model, quantize=args.quantize, samples=args.samples, tolerance=args.tolerance,
+                 threads=args.threads)
+    return 0
+
+
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="show a model's metadata: labels, input, files, training, evaluation")
+    p.add_argument("--model", help="metadata JSON or model file (default: the app's model, models/mirror_net.json)")
+    p.add_argument("--json", action="store_true", help="print the raw metadata JSON")
+
+
+def _run_info(args) -> int:
+    import json
+
+    from acting_mirror.model import load_metadata
+
+    metadata, json_path = load_metadata(_model_path(args))
+    print(json.dumps(metadata.to_json(), indent=2) if args.json else format_info(metadata, json_path))
+    return 0
+
+
+def format_info(metadata, json_path: Path) -> str:
+    """A model's metadata, readably: identity, input, files (with sizes), training, evaluation."""
+    lines = [
+        f"model         {metadata.name}  ({json_path})",
+        f"architecture  {metadata.architecture}, {metadata.parameters:,} parameters",
+        f"labels        {', '.join(metadata.labels)} ({len(metadata.labels)} classes)",
+        f"input         {metadata.input_size[0]}x{metadata.input_size[1]}x{metadata.channels} "
+        f"({'grayscale' if metadata.channels == 1 else f'{metadata.channels} channels'}), "
+        f"pixel * {metadata.pixel_scale:.6g} + {metadata.pixel_offset:g}",
+        "files",
+    ]
+    for key, name in metadata.files.items():
+        file = json_path.parent / name
+        size = f"{file.stat().st_size / 1024:.0f} KiB" if file.is_file() else "MISSING"
+        lines.append(f"  {key:12}{name} ({size})")
+    if not metadata.files:
+        lines.append("  (none listed)")
+    lines.append("training")
+    lines += _nested(metadata.training, 1) or ["  (not recorded)"]
+    lines.append("evaluation")
+    lines += _nested(metadata.evaluation, 1) or ["  (not evaluated yet)"]
+    return "\n".join(lines)
+
+
+def _nested(values: dict, depth: int) -> list[str]:
+    lines = []
+    indent = "  " * depth
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            if all(not isinstance(v, dict | list) for v in value.values()) and len(value) <= 8:
+                inline = ", ".join(f"{k}={_short(v)}" for k, v in value.items())
+                if len(inline) <= 100:
+                    lines.append(f"{indent}{key}: {inline}")
+                    continue
+            lines.append(f"{indent}{key}:")
+            lines += _nested(value, depth + 1)
+        else:
+            lines.append(f"{indent}{key}: {_short(value)}")
+    return lines
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return str(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acting-mirror-model", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_evaluate(sub)
+    _add_export(sub)
+    _add_info(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _run_train}
+    handlers = {"train": _run_train, "evaluate": _run_evaluate, "export": _run_export, "info": _run_info}
     try:
         return handlers[args.command](args)
-    except (DatasetError, ValueError, FileNotFoundError, FileExistsError) as error:
+    except (DatasetError, ModelError, ValueError, OSError) as error:
         print(f"acting-mirror-model: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

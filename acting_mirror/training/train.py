@@ -87,8 +87,11 @@ def configure_tensorflow(threads: int, seed: int) -> None:
     import tensorflow as tf
 
     if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # TensorFlow already running in this process (a second run, tests): keep its threads
     keras.utils.set_random_seed(seed)
 
 
@@ -185,8 +188,11 @@ def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str]]:
     return train, val, names
 
 
-def train(config: TrainConfig, resume: bool = False, verbose: int = 2) -> Path:
-    """Run (or resume) training; returns the run directory."""
+def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: int | None = None) -> Path:
+    """Run (or resume) training; returns the run directory.
+
+    `epochs` (resume only) changes the run's total epoch count, e.g. to extend a
+    finished run; with the cosine schedule this stretches the remaining decay."""
     config.validate()
     run_dir = Path(config.run_dir).expanduser()
     config_path = run_dir / "config.json"
@@ -197,6 +203,10 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2) -> Path:
         # a resumed run keeps its configuration, except where to find the data
         saved["data"] = config.data or saved["data"]
         saved["threads"] = config.threads
+        if epochs is not None:
+            if epochs < 1:
+                raise ValueError("epochs must be positive")
+            saved["epochs"] = epochs
         config = TrainConfig(**saved)
     elif (run_dir / "log.csv").exists():
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume or choose another --run-dir")
@@ -219,8 +229,10 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2) -> Path:
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
+        # on resume, best.keras is replaced only by an epoch better than the best logged so far
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
-                                        mode="max", save_best_only=True),
+                                        mode="max", save_best_only=True,
+                                        initial_value_threshold=run_summary(run_dir)["best_val_accuracy"]),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -249,7 +261,10 @@ def run_summary(run_dir: Path) -> dict:
     """Epochs done, best validation accuracy and training time from a run's files."""
     import csv
 
-    rows = list(csv.DictReader(open(run_dir / "log.csv"))) if (run_dir / "log.csv").exists() else []
+    rows = []
+    if (run_dir / "log.csv").exists():
+        with open(run_dir / "log.csv", newline="") as log:
+            rows = list(csv.DictReader(log))
     best = max(rows, key=lambda r: float(r["val_accuracy"])) if rows else None
     timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
     return {

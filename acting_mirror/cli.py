@@ -1,0 +1,247 @@
+"""`acting-mirror`: flags -> Config -> one run of the mirror. Exit codes: 0 done,
+1 failed while running, 2 bad input (one line on stderr, no traceback), 130 Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+PROG = "acting-mirror"
+
+
+class UsageError(ValueError):
+    """Flags that do not fit together."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Rehearse in front of a camera and see, live, which emotion your face shows. "
+                    f"`{PROG} report DIR --script scene.yaml` rebuilds a report from a saved timeline.",
+        epilog="keys: q/Esc quit, space pause (or start the scene), d details, g graph, r rectangles, "
+               "s snapshot, n/p next/previous cue",
+    )
+    source = parser.add_argument_group("source (default: camera 0, or the demo clip when there is no camera)")
+    exclusive = source.add_mutually_exclusive_group()
+    exclusive.add_argument("--camera", type=int, metavar="N", help="camera index")
+    exclusive.add_argument("--video", metavar="PATH", help="a video file")
+    exclusive.add_argument("--youtube", "--url", dest="url", metavar="URL",
+                           help="a YouTube (or any yt-dlp-supported), http(s) or rtsp URL")
+    exclusive.add_argument("--image", metavar="PATH", help="analyse one photo")
+    exclusive.add_argument("--demo", action="store_true", help="a built-in clip of a real face (no camera needed)")
+
+    view = parser.add_argument_group("display")
+    view.add_argument("--details", action="store_true", default=None, help="window with a bar per emotion")
+    view.add_argument("--graph", action="store_true", default=None, help="polar chart of person 0 over time")
+    view.add_argument("--disable_rectangles", "--disable-rectangles", dest="no_rectangles", action="store_true",
+                      help="hide face boxes and labels")
+    view.add_argument("--no-display", action="store_true", help="no windows; a file runs as fast as it can")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", metavar="PATH", help="model metadata JSON (default: from config.yaml)")
+    model.add_argument("--backend", choices=("tflite", "keras"), help="inference backend")
+    model.add_argument("--tflite", action="store_true", help="same as --backend tflite")
+
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", metavar="PATH", help="annotated video (default output.avi)")
+    out.add_argument("--no-output", action="store_true", help="write no video")
+    out.add_argument("--report", metavar="DIR", help="write timeline.csv, summary.json and report.html here")
+    out.add_argument("--script", metavar="YAML", help="acting script: lines with their intended emotions")
+    out.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: ./config.yaml if present, else the project's config.yaml)")
+    return parser
+
+
+def default_config_path() -> Path | None:
+    from acting_mirror.model import package_root
+
+    for candidate in (Path("config.yaml"), package_root() / "config.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def make_config(args):
+    from acting_mirror.config import load_config
+
+    config = load_config(args.config if args.config else default_config_path())
+    if args.max_frames is not None and args.max_frames < 0:
+        raise UsageError("--max-frames must be >= 0")
+    if args.tflite and args.backend == "keras":
+        raise UsageError("--tflite and --backend keras contradict each other")
+    display = {k: v for k, v in {"details": args.details, "graph": args.graph}.items() if v is not None}
+    if args.no_rectangles:
+        display["rectangles"] = False
+    if args.no_display:
+        display["show"] = False
+    model = {}
+    if args.model:
+        model["path"] = args.model
+    if args.backend or args.tflite:
+        model["backend"] = args.backend or "tflite"
+    output = {}
+    if args.no_output:
+        output["video"] = ""
+    elif args.output:
+        output["video"] = args.output
+    if args.report:
+        output["report_dir"] = args.report
+    source = {"max_frames": args.max_frames} if args.max_frames is not None else {}
+    return config.override(display=display, model=model, output=output, source=source)
+
+
+def open_source(args, config, log):
+    from acting_mirror import sources
+
+    if args.video:
+        return sources.open_video(args.video)
+    if args.url:
+        return sources.open_url(args.url, max_height=config.source.youtube_max_height, log=log)
+    if args.image:
+        return sources.open_image(args.image)
+    if args.demo:
+        return sources.open_demo()
+    if args.camera is not None:
+        return sources.open_camera(args.camera, fps=config.source.camera_fps)
+    try:
+        return sources.open_camera(0, fps=config.source.camera_fps)
+    except sources.SourceError:
+        log("no camera found: playing the built-in demo clip (use --camera N, --video or --youtube)")
+        return sources.open_demo()
+
+
+def _log(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(args) -> int:
+    from acting_mirror.app import MirrorApp, build_pipeline
+    from acting_mirror.sinks import WindowSink, display_available
+
+    config = make_config(args)
+    if config.display.show and not display_available():
+        _log("no display found: running without windows (--no-display)")
+        config = config.override(display={"show": False})
+    script = None
+    pipeline = build_pipeline(config)
+    if args.script:
+        from acting_mirror.script import load_script
+
+        script = load_script(args.script, pipeline.labels)
+    source = open_source(args, config, _log)
+    windows = video = progress = None
+    try:
+        if getattr(source, "is_image", False):
+            return _run_image(source, pipeline, config, args)
+        if config.output.video:
+            video = _make_video(source, config)
+        if config.display.show:
+            windows = WindowSink()
+        else:
+            from tqdm import tqdm
+
+            total = source.total_frames
+            if config.source.max_frames:
+                total = min(total or config.source.max_frames, config.source.max_frames)
+            progress = tqdm(total=total, unit="frame", desc=source.name, file=sys.stderr, dynamic_ncols=True,
+                            disable=None)
+        app = MirrorApp(config, pipeline, source, windows=windows, video=video, script=script, progress=progress,
+                        log=_log)
+        summary = app.run()
+    finally:
+        source.close()
+        if windows is not None:
+            windows.close_all()
+    for line in summary.lines():
+        print(line)
+    return 130 if summary.stopped_by.startswith("interrupt") else 0
+
+
+def _make_video(source, config):
+    from acting_mirror.app import LiveRateVideo
+    from acting_mirror.sinks import VideoSink
+
+    path, codec = config.output.video, config.output.codec
+    if getattr(source, "live", False):
+        return LiveRateVideo(lambda fps: VideoSink(path, fps, codec))
+    return VideoSink(path, source.fps, codec)
+
+
+def _run_image(source, pipeline, config, args) -> int:
+    import cv2
+
+    from acting_mirror.app import MAIN_WINDOW, ViewState, render_main
+
+    frame = next(iter(source))
+    result = pipeline.process(frame)
+    view = ViewState(config.display.details, config.display.graph, config.display.rectangles)
+    shown = render_main(frame.image, result, view, fps=0.0)
+    out_dir = Path(config.output.video).parent if config.output.video else Path(".")
+    out_path = out_dir / f"{Path(args.image).stem}_annotated.png"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out_path), shown):
+        raise OSError(f"cannot write {out_path}")
+    for face in result.faces:
+        print(f"person {face.track_id}: {face.label} {face.confidence:.0%} at "
+              f"x={face.box.x} y={face.box.y} w={face.box.w} h={face.box.h}")
+    if not result.faces:
+        print("no face found")
+    print(f"annotated image: {out_path}")
+    if config.display.show:
+        from acting_mirror.sinks import WindowSink
+
+        windows = WindowSink()
+        try:
+            windows.show(MAIN_WINDOW, shown)
+            while windows.poll(50) != "quit" and not windows.main_closed():
+                pass
+        finally:
+            windows.close_all()
+    return 0
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input: reported as one line, exit 2."""
+    from acting_mirror.config import ConfigError
+    from acting_mirror.detect import DetectorError
+    from acting_mirror.model import ModelError
+    from acting_mirror.script import ScriptError
+    from acting_mirror.sinks import SinkError
+    from acting_mirror.sources import SourceError
+
+    return (ConfigError, DetectorError, ModelError, ScriptError, SinkError, SourceError, UsageError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "report":
+        from acting_mirror.report import report_main
+
+        return report_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # finish the video on `kill` too
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        _log("interrupted")
+        return 130
+    except _user_errors() as error:
+        _log(f"error: {error}")
+        return 2
+    except OSError as error:
+        _log(f"error: {error}")
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,459 @@
+"""Where frames come from: a camera, a video file, a URL, a photo or the built-in demo.
+
+This is the only module that touches capture devices and the network. Every source
+has the same small API (see `Source`) and yields `Frame`s; bad input raises
+`SourceError` with a one-line message.
+
+Time: for files, URLs and the demo `Frame.time_s` is video time (index / fps). For a
+camera it is the moment the frame was captured, in seconds on the monotonic clock
+since `source.clock_start`; so `time.monotonic() - source.clock_start - frame.time_s`
+(or `source.frame_age(frame)`) is how old the picture on screen is.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from acting_mirror.types import Frame
+
+DEFAULT_FPS = 30.0
+MAX_SANE_FPS = 240.0            # containers that claim more than this are lying
+MAX_FAILED_READS = 5            # consecutive unreadable frames that mean "the video ends here"
+CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
+CAMERA_RATE_WINDOW = 60         # capture timestamps the measured camera rate is taken over
+STREAM_TIMEOUT_MS = 15000       # OpenCV/FFmpeg open and read timeouts for network streams
+DIRECT_STREAM_SCHEMES = ("rtsp://", "rtsps://")
+
+
+class SourceError(RuntimeError):
+    """An input that cannot be opened or read; the message is one line naming it."""
+
+
+class Source:
+    """A sequence of frames. Iterate it once; `close()` releases everything.
+
+    fps:          the rate an output video must be written at (a file's own rate;
+                  a camera's measured rate, updated as it runs)
+    frame_size:   (width, height)
+    live:         True for a camera (frames come in real time, slow consumers skip)
+    total_frames: for progress bars; None when unknown
+    is_image:     True for a single photo
+    """
+
+    name: str
+    fps: float
+    frame_size: tuple[int, int]
+    live: bool = False
+    total_frames: int | None = None
+    is_image: bool = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device, file or temporary download; safe to call twice."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        width, height = self.frame_size
+        return f"<{type(self).__name__} {self.name!r} {width}x{height} @ {self.fps:.1f} fps>"
+
+
+def sane_fps(value: float | None) -> float | None:
+    """`value` if it is a believable frame rate, else None (containers often say 0, NaN or 1000)."""
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and 0 < value <= MAX_SANE_FPS else None
+
+
+# -- files and streams ----------------------------------------------------
+
+class VideoSource(Source):
+    """Frames read one by one from an opened OpenCV capture (a file or a network stream).
+
+    A frame that cannot be decoded is skipped but still counted, so `time_s` keeps in
+    step with the video; after MAX_FAILED_READS unreadable frames in a row the video
+    is taken to end there (a truncated file ends cleanly, without an exception).
+    """
+
+    def __init__(self, capture, first_image: np.ndarray, name: str, *, fps_hint: float | None = None,
+                 total_hint: int | None = None, cleanup: Callable[[], None] | None = None):
+        import cv2
+
+        self.name = name
+        self._capture = capture
+        self._first_image: np.ndarray | None = first_image
+        self._cleanup = cleanup
+        self.fps = sane_fps(capture.get(cv2.CAP_PROP_FPS)) or sane_fps(fps_hint) or DEFAULT_FPS
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.total_frames = int(count) if count and math.isfinite(count) and count > 0 else total_hint
+        height, width = first_image.shape[:2]
+        self.frame_size = (width, height)
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        if self._first_image is not None:
+            image, self._first_image = self._first_image, None
+            yield Frame(image, index, index / self.fps)
+            index += 1
+        failed = 0
+        while self._capture is not None and failed < MAX_FAILED_READS:
+            ok, image = self._capture.read()
+            if ok and image is not None:
+                failed = 0
+                yield Frame(image, index, index / self.fps)
+            else:
+                failed += 1
+            index += 1
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+        if self._cleanup is not None:
+            cleanup, self._cleanup = self._cleanup, None
+            cleanup()
+
+
+def _open_capture(target: str, stream: bool = False):
+    """(capture, first image) if OpenCV can open `target` and decode a frame, else None."""
+    import cv2
+
+    if stream:
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+    else:
+        capture = cv2.VideoCapture(target)
+    if capture.isOpened():
+        ok, image = capture.read()
+        if ok and image is not None:
+            return capture, image
+    capture.release()
+    return None
+
+
+def open_video(path: str | Path) -> Source:
+    """A video file, every frame in order; SourceError if missing or not a video."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"video file {path} not found")
+    if not path.is_file():
+        raise SourceError(f"{path} is not a file")
+    opened = _open_capture(str(path))
+    if opened is None:
+        raise SourceError(f"{path} is not a video OpenCV can read")
+    return VideoSource(*opened, path.name)
+
+
+# -- URLs -----------------------------------------------------------------
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def format_selector(max_height: int) -> str:
+    """yt-dlp format choice: one stream OpenCV's FFmpeg can open by itself (no '+' merges,
+    plain http(s), H.264 first). Audio is not needed, so a video-only stream is fine."""
+    h = int(max_height)
+    return "/".join([
+        f"bv*[vcodec^=avc1][height<=?{h}][protocol^=http]",
+        f"b[height<=?{h}][protocol^=http]",
+        f"bv*[height<=?{h}][protocol^=http]",
+        "b[protocol^=http]",
+        "b",
+        "bv*",
+    ])
+
+
+class _QuietLogger:
+    """yt-dlp logger that prints nothing: failures reach us as exceptions."""
+
+    def debug(self, message: str) -> None:
+        pass
+
+    info = warning = error = debug
+
+
+def _ydl_options(max_height: int, **extra) -> dict:
+    return {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
+            "format": format_selector(max_height), "logger": _QuietLogger(), "socket_timeout": 20, **extra}
+
+
+def short_reason(error: BaseException) -> str:
+    """yt-dlp's error text as one short line: no ANSI colours, 'ERROR: ' or '(caused by ...)'."""
+    text = ANSI_ESCAPE.sub("", str(error)).strip()
+    text = text.splitlines()[0] if text else type(error).__name__
+    text = text.removeprefix("ERROR: ")
+    text = re.sub(r"^\[[^\]]+\]\s+\S+?:\s+", "", text)  # "[generic] clip: ", "[youtube] <id>: "
+    text = re.sub(r"\s*\(caused by .*\)\s*$", "", text)
+    text = re.sub(r";\s*please report this issue.*$", "", text, flags=re.IGNORECASE)
+    return text.strip() or type(error).__name__
+
+
+def _resolve(url: str, options: dict, download: bool = False) -> tuple[dict, object]:
+    """yt-dlp's info for `url` (its first entry for a playlist) and the YoutubeDL used."""
+    import yt_dlp
+
+    try:
+        with yt_dlp.YoutubeDL(options) as ydl:
+            info = ydl.extract_info(url, download=download)
+    except Exception as error:  # yt-dlp raises DownloadError, but extractors may leak others
+        action = "download" if download else "resolve"
+        raise SourceError(f"cannot {action} URL {url}: {short_reason(error)}") from None
+    if info and info.get("entries") is not None:
+        info = next(iter(info["entries"]), None)
+    if not info:
+        raise SourceError(f"cannot resolve URL {url}: no video found there")
+    return info, ydl
+
+
+def _download(url: str, max_height: int, directory: Path) -> Path:
+    """Let yt-dlp fetch the same format into `directory`; returns the file."""
+    options = _ydl_options(max_height, outtmpl=str(directory / "video.%(ext)s"))
+    info, ydl = _resolve(url, options, download=True)
+    for download in info.get("requested_downloads") or ():
+        if download.get("filepath") and Path(download["filepath"]).is_file():
+            return Path(download["filepath"])
+    candidate = Path(ydl.prepare_filename(info))
+    if candidate.is_file():
+        return candidate
+    files = [path for path in directory.iterdir() if path.is_file() and path.suffix != ".part"]
+    if not files:
+        raise SourceError(f"cannot download {url}: yt-dlp wrote no file")
+    return files[0]
+
+
+def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print) -> Source:
+    """A web video (YouTube and anything else yt-dlp knows, or a direct link) or an RTSP stream.
+
+    The stream yt-dlp resolves is played straight from the network when OpenCV can open
+    it; when it cannot (expired or header-bound URLs answer 403), yt-dlp downloads it to
+    a temporary folder first, which close() removes.
+    """
+    if url.lower().startswith(DIRECT_STREAM_SCHEMES):
+        opened = _open_capture(url, stream=True)
+        if opened is None:
+            raise SourceError(f"cannot open stream {url}")
+        return VideoSource(*opened, url)
+
+    info, _ = _resolve(url, _ydl_options(max_height))
+    name = info.get("title") or url
+    fps_hint = info.get("fps")
+    duration = info.get("duration")
+    total_hint = int(duration * sane_fps(fps_hint)) if duration and sane_fps(fps_hint) else None
+    stream_url = info.get("url")
+    # OpenCV cannot be given yt-dlp's http_headers: its FFmpeg options string splits on ';',
+    # which User-Agent values contain. A URL that needs them fails here and is downloaded.
+    opened = _open_capture(stream_url, stream=True) if stream_url else None
+    if opened is not None:
+        return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint)
+
+    log(f"OpenCV cannot stream {name} directly; downloading it with yt-dlp to a temporary folder first")
+    directory = Path(tempfile.mkdtemp(prefix="acting-mirror-"))
+    try:
+        path = _download(url, max_height, directory)
+        opened = _open_capture(str(path))
+        if opened is None:
+            raise SourceError(f"the video downloaded from {url} is not one OpenCV can read")
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint,
+                       cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
+
+
+# -- camera ---------------------------------------------------------------
+
+class CameraSource(Source):
+    """A capture device read by a background thread that keeps only the newest frame.
+
+    Iterating returns the newest frame not yet returned (waiting for one if needed), so
+    a slow consumer always sees the present, never a queue of old frames; the frames it
+    never saw are counted in `dropped_frames`. `Frame.index` is the device's frame count,
+    so it jumps when frames were dropped. `fps` is the measured capture rate.
+    """
+
+    live = True
+
+    def __init__(self, capture, index: int, requested_fps: float,
+                 first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S):
+        self.name = f"camera {index}"
+        self.dropped_frames = 0
+        self._capture = capture
+        self._requested_fps = requested_fps
+        self._condition = threading.Condition()
+        self._latest: Frame | None = None
+        self._last_returned = -1
+        self._ended = False
+        self._stopping = False
+        self._error: str | None = None
+        self._capture_times: deque[float] = deque(maxlen=CAMERA_RATE_WINDOW)
+        self.clock_start = time.monotonic()  # Frame.time_s is seconds since this (monotonic clock)
+        self._thread = threading.Thread(target=self._read_frames, name=f"acting-mirror {self.name}", daemon=True)
+        self._thread.start()
+        with self._condition:
+            self._condition.wait_for(lambda: self._latest is not None or self._ended, first_frame_timeout_s)
+            first = self._latest
+        if first is None:
+            self.close()
+            reason = f": {self._error}" if self._error else ""
+            raise SourceError(f"camera {index} opened but gave no picture{reason}")
+        height, width = first.image.shape[:2]
+        self.frame_size = (width, height)
+
+    @property
+    def fps(self) -> float:
+        """Capture rate measured over the last frames; the requested rate until measurable."""
+        with self._condition:
+            times = list(self._capture_times)
+        if len(times) >= 3 and times[-1] > times[0]:
+            return (len(times) - 1) / (times[-1] - times[0])
+        return self._requested_fps
+
+    def frame_age(self, frame: Frame) -> float:
+        """Seconds since `frame` was captured."""
+        return time.monotonic() - self.clock_start - frame.time_s
+
+    def _read_frames(self) -> None:
+        """Reader thread: owns the capture from here on and releases it when done."""
+        count = 0
+        failed = 0
+        try:
+            while not self._stopping and failed < MAX_FAILED_READS:
+                ok, image = self._capture.read()
+                captured = time.monotonic()
+                if not ok or image is None:
+                    failed += 1
+                    continue
+                failed = 0
+                with self._condition:
+                    if self._latest is not None and self._latest.index > self._last_returned:
+                        self.dropped_frames += 1
+                    self._latest = Frame(image, count, captured - self.clock_start)
+                    self._capture_times.append(captured)
+                    self._condition.notify_all()
+                count += 1
+        except Exception as error:  # a driver error ends the stream; __iter__ reports it
+            self._error = f"{type(error).__name__}: {error}"
+        finally:
+            self._capture.release()
+            with self._condition:
+                self._ended = True
+                self._condition.notify_all()
+
+    def _has_new_frame(self) -> bool:
+        return self._latest is not None and self._latest.index > self._last_returned
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._stopping or self._ended or self._has_new_frame())
+                if self._stopping or not self._has_new_frame():
+                    break
+                frame = self._latest
+                self._last_returned = frame.index
+            yield frame
+        if self._error and not self._stopping:
+            raise SourceError(f"{self.name} failed: {self._error}")
+
+    def close(self) -> None:
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+
+
+def open_camera(index: int, fps: float = DEFAULT_FPS, capture_factory: Callable[[int], object] | None = None) -> Source:
+    """Camera `index`, read continuously by a thread (see CameraSource).
+
+    `capture_factory(index)` makes the device (default cv2.VideoCapture); it needs
+    isOpened(), read(), get(prop), set(prop, value) and release().
+    """
+    import cv2
+
+    factory = capture_factory or cv2.VideoCapture
+    capture = factory(index)
+    if not capture.isOpened():
+        capture.release()
+        raise SourceError(f"camera {index} could not be opened")
+    capture.set(cv2.CAP_PROP_FPS, float(fps))
+    return CameraSource(capture, index, float(fps))
+
+
+# -- photo and demo -------------------------------------------------------
+
+class ImageSource(Source):
+    """A single photo as a one-frame source."""
+
+    is_image = True
+    total_frames = 1
+
+    def __init__(self, image: np.ndarray, name: str):
+        self.name = name
+        self.fps = DEFAULT_FPS
+        self._image = image
+        height, width = image.shape[:2]
+        self.frame_size = (width, height)
+
+    def __iter__(self) -> Iterator[Frame]:
+        yield Frame(self._image, 0, 0.0)
+
+
+def open_image(path: str | Path) -> Source:
+    import cv2
+
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"image file {path} not found")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+    if image is None:
+        raise SourceError(f"{path} is not an image OpenCV can read")
+    return ImageSource(image, path.name)
+
+
+class DemoSource(Source):
+    """The built-in demo: a real face alone, then joined by a second one (acting_mirror.demo)."""
+
+    def __init__(self, count: int, fps: float, size: tuple[int, int]):
+        self.name = "demo"
+        self.fps = float(fps)
+        self.frame_size = (int(size[0]), int(size[1]))
+        self.total_frames = int(count)
+
+    def __iter__(self) -> Iterator[Frame]:
+        from acting_mirror.demo import synth_frames
+
+        alone = self.total_frames // 2
+        scenes = (synth_frames("one", alone, self.frame_size),
+                  synth_frames("two", self.total_frames - alone, self.frame_size))
+        index = 0
+        for scene in scenes:
+            for image in scene:
+                yield Frame(image, index, index / self.fps)
+                index += 1
+
+
+def open_demo(count: int = 300, fps: float = DEFAULT_FPS, size: tuple[int, int] = (640, 480)) -> Source:
+    """Demo frames that need no camera, network or file; played like a video file."""
+    if count < 1 or sane_fps(fps) is None:
+        raise SourceError(f"demo needs count >= 1 and 0 < fps <= {MAX_SANE_FPS:g}")
+    return DemoSource(count, fps, size)

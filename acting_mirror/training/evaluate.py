@@ -1,0 +1,233 @@
+"""Evaluation: a classifier on a FER-2013 split -> accuracy, its 95% interval, per-class
+metrics and the confusion matrix, as a JSON-ready dict.
+
+Data labels are FER-2013 indices; the model's own label list (display names, from
+its metadata) decides which rows count and in which order, so a 6-class model
+trained without disgust is scored on the 6 classes it knows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from acting_mirror.metadata import ModelMetadata
+from acting_mirror.training.data import FER_CLASSES, FER_DISPLAY_NAMES, Dataset, DatasetError, class_index
+
+# scipy.stats.binomtest(...).proportion_ci method: the Wilson score interval keeps
+# close to its nominal 95% coverage; Clopper-Pearson ("exact") is conservative.
+CI_METHOD = "wilson"
+
+
+def label_lookup(model_labels: Sequence[str]) -> np.ndarray:
+    """FER index -> model output index (-1 where the model has no such class)."""
+    lookup = np.full(len(FER_CLASSES), -1, dtype=np.int64)
+    for model_index, name in enumerate(model_labels):
+        try:
+            fer_index = class_index(name)
+        except DatasetError:
+            raise DatasetError(f"model label {name!r} is not a FER-2013 class, so the data cannot be "
+                               "matched to it") from None
+        lookup[fer_index] = model_index
+    return lookup
+
+
+def match_labels(dataset: Dataset, model_labels: Sequence[str]) -> tuple[Dataset, dict[str, int]]:
+    """Keep the rows of classes the model knows, labelled by model output index.
+
+    Returns the matched dataset and {display name: rows dropped} for the classes
+    the model leaves out."""
+    lookup = label_lookup(model_labels)
+    mapped = lookup[dataset.labels]
+    keep = mapped >= 0
+    dropped = {FER_DISPLAY_NAMES[i]: int(np.sum(dataset.labels == i))
+               for i in range(len(FER_CLASSES)) if lookup[i] < 0 and np.any(dataset.labels == i)}
+    if not np.any(keep):
+        raise DatasetError(f"{dataset.source}: no rows of the model's classes ({', '.join(model_labels)})")
+    return Dataset(dataset.images[keep], mapped[keep], dataset.source), dropped
+
+
+def _fit_size(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if images.shape[1:] == tuple(size):
+        return images
+    import cv2
+
+    height, width = size
+    return np.stack([cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA) for image in images])
+
+
+def predict(classifier, images: np.ndarray, batch_size: int = 256, tta: bool = False,
+            progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities for uint8 crops in batches; with `tta` also the average of each
+    crop's and its mirror image's probabilities (None otherwise)."""
+    from tqdm import tqdm
+
+    if batch_size < 1:
+        raise ValueError("batch size must be positive")
+    images = _fit_size(images, classifier.input_size)
+    plain, averaged = [], []
+    starts = range(0, len(images), batch_size)
+    for start in tqdm(starts, desc="evaluating", unit="batch", disable=not progress, leave=False):
+        crops = images[start:start + batch_size]
+        probabilities = classifier.classify(crops)
+        plain.append(probabilities)
+        if tta:
+            mirrored = classifier.classify(np.ascontiguousarray(crops[:, :, ::-1]))
+            averaged.append((probabilities + mirrored) / 2)
+    if not plain:
+        raise DatasetError("nothing to evaluate: no images")
+    return np.concatenate(plain), (np.concatenate(averaged) if tta else None)
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict:
+    """Accuracy with its 95% interval, per-class precision/recall/F1/support and the
+    confusion matrix (counts and row-normalised), all as plain JSON types."""
+    from scipy.stats import binomtest
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    n = int(len(y_true))
+    if n == 0:
+        raise DatasetError("nothing to evaluate: no rows")
+    indices = list(range(len(labels)))
+    counts = confusion_matrix(y_true, y_pred, labels=indices)
+    normalized = confusion_matrix(y_true, y_pred, labels=indices, normalize="true")
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=indices, zero_division=0)
+    macro = precision_recall_fscore_support(y_true, y_pred, labels=indices, average="macro", zero_division=0)
+    weighted = precision_recall_fscore_support(y_true, y_pred, labels=indices, average="weighted",
+                                               zero_division=0)
+    correct = int(np.trace(counts))
+    interval = binomtest(correct, n).proportion_ci(confidence_level=0.95, method=CI_METHOD)
+    return {
+        "accuracy": correct / n,
+        "n": n,
+        "correct": correct,
+        "ci95": [float(interval.low), float(interval.high)],
+        "ci_method": f"{CI_METHOD} (scipy.stats.binomtest proportion_ci)",
+        "labels": list(labels),
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                   "support": int(support[i])}
+            for i, name in enumerate(labels)
+        },
+        "macro": {"precision": float(macro[0]), "recall": float(macro[1]), "f1": float(macro[2])},
+        "weighted": {"precision": float(weighted[0]), "recall": float(weighted[1]), "f1": float(weighted[2])},
+        "confusion_matrix": counts.astype(int).tolist(),
+        "confusion_matrix_normalized": np.round(normalized, 6).tolist(),
+    }
+
+
+def evaluate_model(classifier, dataset: Dataset, batch_size: int = 256, tta: bool = False,
+                   progress: bool = False) -> dict:
+    """Score `classifier` (from acting_mirror.model.load_classifier) on a FER-labelled dataset.
+
+    The result holds the metrics of `classification_metrics`, the model, backend and
+    data, the rows dropped for classes the model lacks, and with `tta` a `tta` object
+    with the same metrics for horizontal-flip averaging."""
+    matched, dropped = match_labels(dataset, classifier.labels)
+    probabilities, averaged = predict(classifier, matched.images, batch_size, tta, progress)
+    results = {
+        "model": classifier.metadata.name,
+        "backend": classifier.backend,
+        "data": matched.source,
+        **classification_metrics(matched.labels, probabilities.argmax(axis=1), classifier.labels),
+        "dropped_rows": dropped,
+    }
+    if averaged is not None:
+        results["tta"] = {"method": "mean of the crop's and its mirror image's probabilities",
+                          **classification_metrics(matched.labels, averaged.argmax(axis=1), classifier.labels)}
+    return results
+
+
+def headline(results: dict) -> dict:
+    """The numbers worth keeping in a model's metadata."""
+    summary = {
+        "accuracy": round(results["accuracy"], 4),
+        "n": results["n"],
+        "ci95": [round(v, 4) for v in results["ci95"]],
+        "ci_method": results["ci_method"],
+        "macro_f1": round(results["macro"]["f1"], 4),
+        "recall": {name: round(m["recall"], 4) for name, m in results["per_class"].items()},
+        "backend": results.get("backend"),
+        "data": Path(results["data"]).name if results.get("data") else None,
+        "date": datetime.date.today().isoformat(),
+    }
+    if "tta" in results:
+        summary["tta_accuracy"] = round(results["tta"]["accuracy"], 4)
+    return summary
+
+
+def update_metadata_evaluation(json_path: str | Path, split: str, results: dict) -> ModelMetadata:
+    """Store the headline numbers of `results` under `evaluation[split]` in a metadata JSON."""
+    json_path = Path(json_path)
+    metadata = ModelMetadata.load(json_path)
+    updated = replace(metadata, evaluation={**metadata.evaluation, split: headline(results)})
+    updated.save(json_path)
+    return updated
+
+
+def format_results(results: dict) -> str:
+    """A readable report: accuracy and interval, per-class table, normalised confusion matrix."""
+    lines = [_accuracy_line("accuracy", results)]
+    if "tta" in results:
+        lines.append(_accuracy_line("with flip TTA", results["tta"]))
+    if results.get("dropped_rows"):
+        dropped = ", ".join(f"{count} {name}" for name, count in results["dropped_rows"].items())
+        lines.append(f"rows left out (classes the model lacks): {dropped}")
+    labels = results["labels"]
+    name_width = max(12, *(len(name) for name in labels))
+    lines += ["", f"{'':{name_width}} precision    recall        f1   support"]
+    for name in labels:
+        m = results["per_class"][name]
+        lines.append(f"{name:>{name_width}} {m['precision']:9.3f} {m['recall']:9.3f} {m['f1']:9.3f} {m['support']:9d}")
+    for average in ("macro", "weighted"):
+        m = results[average]
+        lines.append(f"{average + ' avg':>{name_width}} {m['precision']:9.3f} {m['recall']:9.3f} {m['f1']:9.3f} "
+                     f"{results['n']:9d}")
+    lines += ["", "confusion matrix (rows: true class, % of the row; columns: predicted)"]
+    column = max(6, *(len(name) + 1 for name in labels))
+    lines.append(" " * name_width + "".join(f"{name:>{column}}" for name in labels))
+    for name, row in zip(labels, results["confusion_matrix_normalized"], strict=True):
+        lines.append(f"{name:>{name_width}}" + "".join(f"{100 * value:{column}.1f}" for value in row))
+    return "\n".join(lines)
+
+
+def _accuracy_line(title: str, results: dict) -> str:
+    low, high = results["ci95"]
+    return (f"{title}: {results['accuracy']:.4f} ({results['correct']}/{results['n']}), "
+            f"95% CI [{low:.4f}, {high:.4f}] ({CI_METHOD})")
+
+
+def plot_confusion_matrix(results: dict, path: str | Path, title: str | None = None) -> Path:
+    """Draw the row-normalised confusion matrix to a PNG (Agg canvas, no window)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    path = Path(path)
+    labels = results["labels"]
+    figure = Figure(figsize=(1.1 * len(labels) + 2.5, 1.0 * len(labels) + 2.0), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    display = ConfusionMatrixDisplay(np.asarray(results["confusion_matrix_normalized"]), display_labels=labels)
+    display.plot(ax=axes, cmap="Blues", values_format=".2f", colorbar=True, xticks_rotation=45)
+    display.im_.set_clim(0.0, 1.0)
+    low, high = results["ci95"]
+    axes.set_title(title or f"{results.get('model', 'model')}: accuracy {results['accuracy']:.3f} "
+                            f"[{low:.3f}, {high:.3f}], n={results['n']}", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
+def write_json(results: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    return path
