@@ -354,7 +354,12 @@ class MirrorApp:
         if self.config.output.report_dir:
             from acting_mirror.report import write_report
 
-            paths = write_report(self.config.output.report_dir, self.timeline, self._report_fps(), self.script)
+            fps = self._report_fps()
+            # a camera actor moves through cues with space / n / p: score the cue times they really played
+            spans = None
+            if self.player is not None and self.timeline.frames:
+                spans = self.player.played_spans(self.timeline.times[-1] + 1 / fps)
+            paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans)
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
 
     def _report_fps(self) -> float:

@@ -213,15 +213,21 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from acting_mirror.config import ConfigError
     from acting_mirror.detect import DetectorError
     from acting_mirror.model import ModelError
+    from acting_mirror.report import ReportError
     from acting_mirror.script import ScriptError
     from acting_mirror.sinks import SinkError
     from acting_mirror.sources import SourceError
+    from acting_mirror.timeline import TimelineError
 
-    return (ConfigError, DetectorError, ModelError, ScriptError, SinkError, SourceError, UsageError)
+    return (ConfigError, DetectorError, ModelError, ReportError, ScriptError, SinkError, SourceError,
+            TimelineError, UsageError)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from acting_mirror.quiet import quiet_libraries
+
+    quiet_libraries()
     if argv and argv[0] == "report":
         from acting_mirror.report import report_main
 

@@ -19,7 +19,7 @@ import numpy as np
 ASTRONAUT_FACE = (177, 66, 95, 95)
 PATCH_MARGIN = 0.5
 
-SCENARIOS = ("one", "two", "leave", "crowd", "none")
+SCENARIOS = ("one", "two", "leave", "crowd", "none", "demo")
 
 
 def astronaut_bgr() -> np.ndarray:
@@ -89,19 +89,32 @@ def face_layout(scenario: str, index: int, count: int, width: int, height: int) 
         x_big = int((width / 2 - big) * (0.1 + 0.5 * t))
         x_small = int(width / 2 + (width / 2 - small) * (0.8 - 0.5 * t))
         return [(x_big, (height - big) // 2, big), (x_small, (height - small) // 2, small)]
+    if scenario == "demo":
+        # one face drifting and breathing; halfway through a second, smaller face slides in from the right
+        side = int(base * (0.85 + 0.1 * math.sin(4 * math.pi * t)))
+        x = int((width - side) * (0.1 + 0.25 * math.sin(math.pi * min(t, 0.5))))
+        layout = [(x, (height - side) // 2, side)]
+        if t >= 0.5:
+            small = int(base * 0.55)
+            arrive = min(1.0, (t - 0.5) / 0.15)
+            layout.append((int(width - arrive * (width * 0.28)), (height - small) // 2 - height // 10, small))
+        return layout
     raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
 
 
 def synth_frames(scenario: str = "one", count: int = 60, size: tuple[int, int] = (640, 480)) -> Iterator[np.ndarray]:
     """Yield `count` BGR frames of a scenario at `size` (width, height)."""
+    import cv2
+
     width, height = size
     backdrop = background(width, height)
+    full_patch = face_patch()  # decode the photo once, resize per size
     patches: dict[int, np.ndarray] = {}
     for index in range(count):
         frame = backdrop.copy()
         for x, y, side in face_layout(scenario, index, count, width, height):
             if side not in patches:
-                patches[side] = face_patch(side)
+                patches[side] = cv2.resize(full_patch, (side, side), interpolation=cv2.INTER_AREA)
             paste(frame, patches[side], x, y)
         yield frame
 

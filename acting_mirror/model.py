@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.metadata import MetadataError, ModelMetadata
+from acting_mirror.quiet import native_stderr_silenced
 
 BACKENDS = ("tflite", "keras")
 
@@ -86,8 +87,9 @@ class TFLiteClassifier(EmotionClassifier):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self._interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with native_stderr_silenced():
+                self._interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"model {model_path} is not a valid TFLite model ({error})") from None
         self._input = self._interpreter.get_input_details()[0]["index"]
@@ -111,15 +113,17 @@ class KerasClassifier(EmotionClassifier):
     def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2):
         super().__init__(metadata, model_path)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
-        import tensorflow as tf
+        with native_stderr_silenced():
+            import keras
+            import tensorflow as tf
 
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
         except RuntimeError:
             pass  # TensorFlow already initialised in this process: keep its setting
         try:
-            self._model = keras.models.load_model(model_path, compile=False)
+            with native_stderr_silenced():
+                self._model = keras.models.load_model(model_path, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
             raise ModelError(f"model {model_path} is not a valid Keras model ({error})") from None
         # A compiled graph call: Keras' predict() costs ~45 ms of overhead per call.

@@ -38,6 +38,7 @@ HTML_FILE = "report.html"
 OVER_TIME_FILE = "emotion_over_time.png"
 POLAR_FILE = "emotion_polar.png"
 WORK_ON_COUNT = 3
+MAX_CHART_POINTS = 600  # longer runs are averaged into this many points per line
 DEFAULT_FPS = 30.0  # only when a one-frame timeline gives no other clue
 
 # Colours per display name (the FER-2013 set); other label sets fall back to a cycle.
@@ -281,25 +282,28 @@ def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, shown:
         if end > left and start < right:
             lines_axes.text((max(start, left) + min(end, right)) / 2, 1.02, text, ha="center", va="bottom",
                             fontsize=9, color="#333333", transform=lines_axes.get_xaxis_transform())
+    line_times, line_values = _binned(times, probabilities, MAX_CHART_POINTS)
     for column, (label, colour) in enumerate(zip(labels, colours, strict=True)):
-        lines_axes.plot(times, probabilities[:, column] if len(times) else [], color=colour, linewidth=1.4,
-                        label=label)
+        lines_axes.plot(line_times, line_values[:, column], color=colour, linewidth=1.4, label=label)
     lines_axes.set_ylim(0, 1)
     lines_axes.set_xlim(left, right)
     lines_axes.set_ylabel("probability")
     lines_axes.grid(alpha=0.25)
     lines_axes.tick_params(labelbottom=False)
-    lines_axes.set_title("Emotions of person 0 over time", loc="left", fontsize=11, pad=16)
+    lines_axes.set_title("Emotions of person 0 over time", loc="left", fontsize=11, pad=18)
 
     # the strip: the label shown on screen, run by run
     colour_of = dict(zip(labels, colours, strict=True))
     ends = np.append(times[1:], times[-1] + period) if len(times) else times
+    runs: dict[str | None, list[tuple[float, float]]] = {}  # one bar collection per label: fast for long runs
     run_start = 0
     for i in range(1, len(times) + 1):
         if i == len(times) or shown[i] != shown[run_start]:
-            colour = colour_of.get(shown[run_start], NO_FACE_COLOUR) if shown[run_start] else NO_FACE_COLOUR
-            strip_axes.axvspan(times[run_start], ends[i - 1], color=colour, linewidth=0)
+            runs.setdefault(shown[run_start], []).append((times[run_start], ends[i - 1] - times[run_start]))
             run_start = i
+    for label, bars in runs.items():
+        strip_axes.broken_barh(bars, (0, 1), facecolors=colour_of.get(label, NO_FACE_COLOUR), linewidth=0)
+    strip_axes.set_ylim(0, 1)
     strip_axes.set_yticks([])
     strip_axes.set_ylabel("shown", rotation=0, ha="right", va="center", fontsize=9)
     strip_axes.set_xlabel("time (s)")
@@ -308,6 +312,22 @@ def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, shown:
     handles.append(Patch(color=NO_FACE_COLOUR, label="no face"))
     figure.legend(handles=handles, loc="center left", bbox_to_anchor=(0.85, 0.55), frameon=False, fontsize=9)
     return _to_bgr(canvas)
+
+
+def _binned(times: np.ndarray, values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Average a long series into at most `points` bins, so a long rehearsal reads as a
+    trend rather than noise; a bin with no face stays NaN (a gap in the line)."""
+    if len(times) <= points:
+        return times, values.reshape(len(times), -1)
+    size = -(-len(times) // points)
+    padded = -len(times) % size
+    present = ~np.isnan(values)
+    sums = np.pad(np.where(present, values, 0.0), ((0, padded), (0, 0))).reshape(-1, size, values.shape[1]).sum(1)
+    counts = np.pad(present, ((0, padded), (0, 0))).reshape(-1, size, values.shape[1]).sum(1)
+    means = np.full(sums.shape, np.nan)
+    np.divide(sums, counts, out=means, where=counts > 0)
+    bin_times = np.pad(times, (0, padded), mode="edge").reshape(-1, size).mean(1)
+    return bin_times, means
 
 
 def emotion_polar_chart(share: Mapping[str, float], mean_probabilities: np.ndarray | None, labels: Sequence[str],

@@ -316,9 +316,9 @@ class CuePlayer:
         actor's space / n / p presses made of them. The report scores against these."""
         if not self.manual:
             return tuple(((cue.start, cue.end),) for cue in self.script.cues)
-        spans: list[list[tuple[float, float]]] = [[] for _ in self.script.cues]
+        spans: list[list[tuple[float, float]]] = [[] for _ in self.script.cues]  # never started: all empty
         limits = [applies for applies, _ in self._bases[1:]] + [until_s]
-        for (applies, base), limit in zip(self._bases, limits, strict=True):
+        for (applies, base), limit in zip(self._bases, limits[:len(self._bases)], strict=True):
             for index, cue in enumerate(self.script.cues):
                 start, end = max(applies, cue.start + base), min(limit, cue.end + base)
                 if start < end:

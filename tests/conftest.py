@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import os
 import re
@@ -121,10 +122,9 @@ class RangeRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
         if send_body:
-            try:
+            # players hang up mid-body when they seek; that is normal
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(data[start:end + 1])
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # players hang up mid-body when they seek; that is normal
 
     def _reply_status(self, status: int, path: str, agent: str, headers: dict | None = None) -> None:
         self.clip_server.requests.append((self.command, path, agent, status))
@@ -148,7 +148,8 @@ def http_server(tmp_path: Path) -> Iterator[ClipServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     clip_server.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="test http server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="test http server",
+                              daemon=True)
     thread.start()
     try:
         yield clip_server

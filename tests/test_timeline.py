@@ -14,7 +14,7 @@ from acting_mirror.types import Box, Face, FrameResult
 LABELS = FER_DISPLAY_NAMES
 
 
-def one_hot_face(label: str, track_id: int = 0, box: Box = Box(10, 20, 30, 30), strength: float = 0.7) -> Face:
+def one_hot_face(label: str, track_id: int, box: Box, strength: float = 0.7) -> Face:
     rest = (1.0 - strength) / (len(LABELS) - 1)
     probabilities = tuple(strength if name == label else rest for name in LABELS)
     return Face(box, probabilities, label, track_id)

@@ -165,11 +165,13 @@ class ThrottledGraph:
 
 def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, labels: Sequence[str],
                             size: tuple[int, int] = (900, 300), shaded_spans: Sequence[tuple] = (),
-                            title: str = "Person 0: emotions over time") -> np.ndarray:
-    """Stacked chart of each emotion's probability over `times` (seconds) -> BGR (height, width, 3).
+                            title: str = "Person 0: emotions over time", stacked: bool = True) -> np.ndarray:
+    """Each emotion's probability over `times` (seconds), stacked areas or one line per emotion,
+    -> BGR uint8 (height, width, 3) for size (width, height).
 
     `shaded_spans` holds (start_s, end_s, colour) or (start_s, end_s, colour, alpha) tuples, e.g.
-    the script's cues; colours are matplotlib colours ("tab:green", "#88cc88")."""
+    the script's cues; colours are matplotlib colours ("tab:green", "#88cc88"). Each span tints
+    the chart with `alpha` (default 0.25) and shows as a solid strip along the top."""
     labels = tuple(labels)
     rows = as_probability_rows(probabilities, labels)
     times = np.asarray(times, dtype=float).reshape(-1)
@@ -178,20 +180,29 @@ def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, labels
     size = check_size(size)
     figure, canvas = _new_figure(size)
     ax = figure.add_axes((0.07, 0.16, 0.75, 0.72))
-    for span in shaded_spans:
-        if len(span) not in (3, 4):
-            raise RenderError(f"emotion chart: a shaded span is (start, end, colour[, alpha]), got {span!r}")
-        start, end, colour = span[:3]
-        ax.axvspan(float(start), float(end), color=colour, alpha=float(span[3]) if len(span) == 4 else 0.2, lw=0)
+    colours = [emotion_colour(label, i) for i, label in enumerate(labels)]
     if len(rows):
-        ax.stackplot(times, rows.T, labels=labels, colors=[emotion_colour(label, i) for i, label in enumerate(labels)],
-                     alpha=0.85)
+        if stacked:
+            ax.stackplot(times, rows.T, labels=labels, colors=colours, alpha=0.85)
+        else:
+            for i, label in enumerate(labels):
+                ax.plot(times, rows[:, i], color=colours[i], label=label, linewidth=1.5)
         if len(times) > 1 and times[-1] > times[0]:
             ax.set_xlim(times[0], times[-1])
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     else:
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", fontsize=12, color="#555555")
-    ax.set_ylim(0, 1)
+    top = 1.08  # room above 100% for the span strips
+    for span in shaded_spans:
+        if len(span) not in (3, 4):
+            raise RenderError(f"emotion chart: a shaded span is (start, end, colour[, alpha]), got {span!r}")
+        start, end, colour = float(span[0]), float(span[1]), span[2]
+        alpha = float(span[3]) if len(span) == 4 else 0.25
+        # over stacked areas the tint must lie on top to show; under lines it must not hide them
+        ax.axvspan(start, end, ymax=1 / top, color=colour, alpha=alpha, lw=0, zorder=3 if stacked else 0.5)
+        ax.axvspan(start, end, ymin=1 / top, color=colour, alpha=0.9, lw=0, zorder=3)
+    ax.set_ylim(0, top)
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_xlabel("time (s)", fontsize=9)
     ax.set_ylabel("probability", fontsize=9)
     ax.tick_params(labelsize=8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from acting_mirror.model import ModelError
 from acting_mirror.training.data import FER_SPLITS, DatasetError
 
 # options a resumed run takes from the command line; the rest come from its config.json
-RESUME_OPTIONS = {"data", "run_dir", "resume", "threads", "epochs", "output", "quiet", "command"}
+RESUME_OPTIONS = {"data", "run_dir", "resume", "threads", "epochs", "output", "quiet", "help"}
 
 
 def _add_train(sub) -> None:
@@ -68,11 +69,10 @@ def _run_train(args) -> int:
         plateau_patience=args.plateau_patience, seed=args.seed, threads=args.threads,
     )
     if args.resume:
-        defaults_given = _train_defaults()
-        ignored = [f"--{key.replace('_', '-')}" for key, value in vars(args).items()
-                   if key not in RESUME_OPTIONS and value != defaults_given.get(key)]
+        ignored = _ignored_on_resume(args, config)
         if ignored:
-            print(f"note: --resume keeps the run's saved configuration; ignoring {', '.join(ignored)}",
+            print(f"note: --resume keeps the run's saved configuration; ignoring {', '.join(ignored)} "
+                  "(they differ from it)",
                   file=sys.stderr)
         run_dir = Path(args.run_dir).expanduser()
         if (run_dir / "log.csv").exists():
@@ -91,10 +91,25 @@ def _run_train(args) -> int:
     return 0
 
 
-def _train_defaults() -> dict:
+def _ignored_on_resume(args, config) -> list[str]:
+    """Train options given (not left at their defaults) whose values differ from the saved
+    run's: --resume ignores them, and the user should know."""
+    config_path = Path(args.run_dir).expanduser() / "config.json"
+    if not config_path.is_file():
+        return []  # train() says there is nothing to resume
+    saved = json.loads(config_path.read_text())
     sub = argparse.ArgumentParser().add_subparsers()
     _add_train(sub)
-    return vars(sub.choices["train"].parse_args(["--data", "", "--run-dir", ""]))
+    ignored = []
+    for action in sub.choices["train"]._actions:
+        if not action.option_strings or action.dest in RESUME_OPTIONS:
+            continue
+        if getattr(args, action.dest, action.default) == action.default:
+            continue
+        field = {"no_augment": "augment"}.get(action.dest, action.dest)
+        if getattr(config, field, None) != saved.get(field):
+            ignored.append(action.option_strings[0])
+    return ignored
 
 
 def _model_path(args) -> str:
@@ -184,8 +199,6 @@ def _add_info(sub) -> None:
 
 
 def _run_info(args) -> int:
-    import json
-
     from acting_mirror.model import load_metadata
 
     metadata, json_path = load_metadata(_model_path(args))
@@ -201,13 +214,15 @@ def format_info(metadata, json_path: Path) -> str:
         f"labels        {', '.join(metadata.labels)} ({len(metadata.labels)} classes)",
         f"input         {metadata.input_size[0]}x{metadata.input_size[1]}x{metadata.channels} "
         f"({'grayscale' if metadata.channels == 1 else f'{metadata.channels} channels'}), "
-        f"pixel * {metadata.pixel_scale:.6g} + {metadata.pixel_offset:g}",
+        f"model input = pixel * {metadata.pixel_scale:.6g} {'-' if metadata.pixel_offset < 0 else '+'} "
+        f"{abs(metadata.pixel_offset):g}",
         "files",
     ]
+    key_width = max((len(key) for key in metadata.files), default=0) + 2
     for key, name in metadata.files.items():
         file = json_path.parent / name
         size = f"{file.stat().st_size / 1024:.0f} KiB" if file.is_file() else "MISSING"
-        lines.append(f"  {key:12}{name} ({size})")
+        lines.append(f"  {key:{key_width}}{name} ({size})")
     if not metadata.files:
         lines.append("  (none listed)")
     lines.append("training")

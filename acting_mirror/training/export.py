@@ -27,7 +27,7 @@ class ExportError(ModelError):
 @dataclass(frozen=True)
 class BackendCheck:
     variant: str          # "tflite" (float32) or "tflite_dynamic"
-    samples: str          # "random" or "faces"
+    samples: str          # "random" or "face"
     count: int
     max_abs_diff: float   # largest |p_keras - p_tflite| over all crops and classes
     top1_agreement: float  # share of crops whose most likely class is the same
@@ -72,7 +72,7 @@ def sample_crops(count: int, size: tuple[int, int], seed: int = 0) -> dict[str, 
     rng = np.random.default_rng(seed)
     return {
         "random": rng.integers(0, 256, (count, *size), dtype=np.uint8),
-        "faces": face_crops(count, size, seed),
+        "face": face_crops(count, size, seed),
     }
 
 
@@ -108,6 +108,8 @@ def export_model(path: str | Path, quantize: bool = False, samples: int = 32,
     is deleted and raises ExportError; the quantised one is only reported."""
     if samples < 1:
         raise ValueError("--samples must be at least 1")
+    if tolerance < 0:
+        raise ValueError("--tolerance must be >= 0")
     metadata, json_path = load_metadata(path)
     keras_name = metadata.files.get("keras")
     if not keras_name:

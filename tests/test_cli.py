@@ -1,0 +1,243 @@
+"""End to end through the command line: real clips of a real face, the shipped model,
+real output files. Each run is a subprocess, as a user would start it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from acting_mirror import demo
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = (320, 240)
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    environment.pop("DISPLAY", None) if env is None or "DISPLAY" not in env else None
+    return subprocess.run([sys.executable, "-m", "acting_mirror", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=environment)
+
+
+def video_info(path: Path) -> tuple[int, tuple[int, int], float, list[np.ndarray]]:
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} is not a playable video"
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return len(frames), size, fps, frames
+
+
+def read_timeline(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and "XNNPACK" not in line]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "one": demo.write_clip(folder / "one.avi", "one", 24, 12.0, SIZE),
+        "two": demo.write_clip(folder / "two.avi", "two", 24, 12.0, SIZE),
+        "leave": demo.write_clip(folder / "leave.avi", "leave", 30, 10.0, SIZE),
+        "none": demo.write_clip(folder / "none.avi", "none", 10, 10.0, SIZE),
+        "long": demo.write_clip(folder / "long.avi", "one", 400, 25.0, SIZE),
+    }
+
+
+def test_video_run_writes_every_annotated_frame_at_the_source_rate(clips, tmp_path):
+    result = run_cli("--video", str(clips["one"]), "--no-display", "--output", "out.avi", "--report", "rep",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    count, size, fps, frames = video_info(tmp_path / "out.avi")
+    assert (count, size, fps) == (24, SIZE, 12.0)
+    # the annotated frames differ from the input where boxes and labels are drawn
+    _, _, _, originals = video_info(clips["one"])
+    assert np.abs(frames[5].astype(int) - originals[5].astype(int)).max() > 100
+    rows = [r for r in read_timeline(tmp_path / "rep" / "timeline.csv") if r["person"] == "0"]
+    assert len(rows) == 24
+    assert sum(1 for r in rows if r["label"]) >= 22  # the face is found (nearly) everywhere
+    assert "24 frames" in result.stdout and "video: out.avi (24 frames)" in result.stdout
+    assert "person 0:" in result.stdout and "happy" in result.stdout
+
+
+def test_moving_face_keeps_identity_and_larger_face_is_person_0(clips, tmp_path):
+    result = run_cli("--video", str(clips["two"]), "--no-display", "--no-output", "--report", "rep", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = read_timeline(tmp_path / "rep" / "timeline.csv")
+    by_frame: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        if row["w"]:
+            by_frame.setdefault(row["frame"], {})[row["person"]] = row
+    both = [faces for faces in by_frame.values() if {"0", "1"} <= set(faces)]
+    assert len(both) >= 20
+    for faces in both:  # the big face (left) is person 0 in every frame, the small one person 1
+        assert int(faces["0"]["w"]) > int(faces["1"]["w"])
+        assert int(faces["0"]["x"]) < int(faces["1"]["x"])
+    assert {row["person"] for row in rows} == {"0", "1"}  # nobody got a new id on the way
+
+
+def test_face_leaving_and_returning_is_person_0_again(clips, tmp_path):
+    result = run_cli("--video", str(clips["leave"]), "--no-display", "--no-output", "--report", "rep",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [r for r in read_timeline(tmp_path / "rep" / "timeline.csv") if r["person"] == "0"]
+    present = [bool(r["w"]) for r in rows]
+    assert len(present) == 30
+    assert all(present[:9]) and not any(present[11:19]) and all(present[21:])
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert summary["frames"] == 30 and summary["face_frames"] == sum(present)
+
+
+def test_no_face_clip_still_gives_a_valid_video(clips, tmp_path):
+    result = run_cli("--video", str(clips["none"]), "--no-display", "--output", "none.avi", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert video_info(tmp_path / "none.avi")[0] == 10
+    assert "person 0 in 0 frames" in result.stdout
+
+
+def test_max_frames_stops_early(clips, tmp_path):
+    result = run_cli("--video", str(clips["long"]), "--no-display", "--max-frames", "7", "--output", "o.avi",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert video_info(tmp_path / "o.avi")[0] == 7
+
+
+def test_image_of_the_astronaut_is_happy(tmp_path):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), demo.astronaut_bgr())
+    result = run_cli("--image", str(photo), "--no-display", "--output", "out/output.avi", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "person 0: happy" in result.stdout
+    annotated = cv2.imread(str(tmp_path / "out" / "astronaut_annotated.png"))
+    assert annotated is not None and annotated.shape == demo.astronaut_bgr().shape
+
+
+def test_demo_runs_headless_with_keras_backend(tmp_path):
+    result = run_cli("--demo", "--no-display", "--backend", "keras", "--max-frames", "5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert video_info(tmp_path / "output.avi")[0] == 5
+
+
+def test_no_display_is_chosen_automatically(clips, tmp_path):
+    result = run_cli("--video", str(clips["none"]), "--max-frames", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no display" in result.stderr
+
+
+def test_interrupt_leaves_a_playable_video(clips, tmp_path):
+    environment = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    process = subprocess.Popen([sys.executable, "-m", "acting_mirror", "--video", str(clips["long"]),
+                                "--no-display", "--output", "cut.avi"], cwd=tmp_path, env=environment,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until frames are being written
+        if (tmp_path / "cut.avi").exists() and (tmp_path / "cut.avi").stat().st_size > 50_000:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    count, size, _, _ = video_info(tmp_path / "cut.avi")
+    assert 0 < count < 400 and size == SIZE
+    assert f"({count} frames)" in stdout  # every processed frame is in the file
+
+
+def test_corrupt_middle_is_processed_up_to_where_it_can_be(clips, tmp_path):
+    data = bytearray(clips["long"].read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4000] = os.urandom(4000)
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(bytes(data[: int(len(data) * 0.8)]))  # garbled in the middle and cut short
+    result = run_cli("--video", str(broken), "--no-display", "--output", "b.avi", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    count = video_info(tmp_path / "b.avi")[0]
+    assert 150 <= count < 400
+
+
+def test_url_source_through_yt_dlp(clips, tmp_path, http_server):
+    (http_server.root / "clip.avi").write_bytes(clips["one"].read_bytes())
+    result = run_cli("--youtube", http_server.url("clip.avi"), "--no-display", "--output", "u.avi", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert video_info(tmp_path / "u.avi")[0] == 24
+
+
+# -- bad input: one clear line, non-zero exit, no traceback ---------------------
+
+
+def test_missing_video(tmp_path):
+    assert_one_line_error(run_cli("--video", "nope.mp4", "--no-display", cwd=tmp_path), "nope.mp4")
+
+
+def test_file_that_is_not_a_video(tmp_path):
+    (tmp_path / "notes.mp4").write_text("these are my notes, not a video\n" * 50)
+    assert_one_line_error(run_cli("--video", "notes.mp4", "--no-display", cwd=tmp_path), "notes.mp4")
+
+
+def test_camera_that_does_not_open(tmp_path):
+    assert_one_line_error(run_cli("--camera", "57", "--no-display", cwd=tmp_path), "camera 57")
+
+
+def test_url_that_cannot_be_reached(tmp_path, http_server):
+    assert_one_line_error(run_cli("--url", http_server.url("missing.mp4"), "--no-display", cwd=tmp_path),
+                          "missing.mp4")
+
+
+def test_missing_model(tmp_path, clips):
+    assert_one_line_error(run_cli("--video", str(clips["none"]), "--model", "nowhere/model.json", "--no-display",
+                                  cwd=tmp_path), "nowhere")
+
+
+def test_corrupt_model(tmp_path, clips):
+    metadata = json.loads((ROOT / "models" / "mirror_net.json").read_text())
+    (tmp_path / "bad.tflite").write_bytes(b"\x00garbage" * 100)
+    (tmp_path / "bad.keras").write_bytes(b"\x00garbage" * 100)
+    metadata["files"] = {"tflite": "bad.tflite", "keras": "bad.keras"}
+    (tmp_path / "bad.json").write_text(json.dumps(metadata))
+    for backend in ("tflite", "keras"):
+        assert_one_line_error(run_cli("--video", str(clips["none"]), "--model", "bad.json", "--backend", backend,
+                                      "--no-display", cwd=tmp_path), "bad.")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("detector:\n  scale_factr: 1.2\n", ["detector.scale_factr"]),
+    ("detector:\n  min_neighbors: many\n", ["detector.min_neighbors"]),
+    ("display: [1, 2\n", ["yaml"]),
+])
+def test_malformed_config(tmp_path, clips, text, words):
+    (tmp_path / "bad.yaml").write_text(text)
+    assert_one_line_error(run_cli("--video", str(clips["none"]), "--config", "bad.yaml", "--no-display",
+                                  cwd=tmp_path), *words)
+
+
+def test_bad_script(tmp_path, clips):
+    (tmp_path / "scene.yaml").write_text("title: x\ncues:\n  - start: 0\n    end: 2\n    line: Hi\n"
+                                         "    emotion: jealous\n")
+    assert_one_line_error(run_cli("--video", str(clips["none"]), "--script", "scene.yaml", "--no-display",
+                                  cwd=tmp_path), "jealous")

@@ -1,0 +1,148 @@
+"""acting_mirror.model on a small freshly built model saved with its metadata and exported
+to TFLite: loading errors, input checks, batching and backend agreement."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from acting_mirror.metadata import ModelMetadata
+from acting_mirror.model import ModelError, load_classifier
+from acting_mirror.training.data import FER_DISPLAY_NAMES
+from acting_mirror.training.export import face_crops
+
+BACKENDS = ("keras", "tflite")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """An untrained mini_xception (random weights are enough to compare code paths)
+    saved as tiny.keras + tiny.json, then exported to tiny.tflite."""
+    import keras
+
+    from acting_mirror.training.architectures import build
+    from acting_mirror.training.export import export_model
+    from acting_mirror.training.train import PIXEL_OFFSET, PIXEL_SCALE
+
+    folder = tmp_path_factory.mktemp("tiny_model")
+    keras.utils.set_random_seed(3)
+    model = build("mini_xception", num_classes=len(FER_DISPLAY_NAMES), width=0.25)
+    model.save(folder / "tiny.keras")
+    ModelMetadata(
+        name="tiny", labels=FER_DISPLAY_NAMES, input_size=(48, 48), channels=1,
+        pixel_scale=PIXEL_SCALE, pixel_offset=PIXEL_OFFSET, architecture="mini_xception",
+        parameters=model.count_params(), files={"keras": "tiny.keras"},
+    ).save(folder / "tiny.json")
+    export_model(folder / "tiny.json", samples=4, threads=1, log=lambda *_: None)
+    return folder / "tiny.json"
+
+
+@pytest.fixture(scope="module")
+def crops():
+    """Real face crops and a few random ones, uint8 (N, 48, 48)."""
+    noise = np.random.default_rng(5).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    return np.concatenate([face_crops(9, seed=1), noise])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def classifier(request, tiny_model):
+    return load_classifier(tiny_model, request.param, threads=1)
+
+
+def copy_model(tiny_model, folder):
+    for file in tiny_model.parent.iterdir():
+        shutil.copy(file, folder / file.name)
+    return folder / tiny_model.name
+
+
+def test_classify_returns_probabilities_in_metadata_order(classifier, crops):
+    probabilities = classifier.classify(crops)
+    assert classifier.labels == FER_DISPLAY_NAMES
+    assert probabilities.dtype == np.float32 and probabilities.shape == (len(crops), 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(probabilities >= 0)
+    assert classifier.classify(crops[:0]).shape == (0, 7)
+
+
+def test_batched_and_one_by_one_give_the_same_probabilities(classifier, crops):
+    batched = classifier.classify(crops)
+    one_by_one = np.concatenate([classifier.classify(crop[None]) for crop in crops])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+    # changing batch sizes back and forth (the TFLite input is resized each time) changes nothing
+    np.testing.assert_allclose(classifier.classify(crops[:5]), batched[:5], atol=1e-5)
+    np.testing.assert_allclose(classifier.classify(crops), batched, atol=1e-5)
+    assert not np.allclose(batched[0], batched[-1])  # different crops, different outputs
+
+
+def test_classify_rejects_wrong_shapes(classifier, crops):
+    for bad in (crops[0], crops[:, :, :47], crops[..., None], np.zeros((2, 64, 64), np.uint8)):
+        with pytest.raises(ValueError, match=r"expected crops of shape \(N, 48, 48\)"):
+            classifier.classify(bad)
+
+
+def test_keras_and_tflite_agree(tiny_model, crops):
+    keras_probabilities = load_classifier(tiny_model, "keras", threads=1).classify(crops)
+    tflite_probabilities = load_classifier(tiny_model, "tflite", threads=1).classify(crops)
+    np.testing.assert_allclose(keras_probabilities, tflite_probabilities, atol=1e-4)
+
+
+def test_scaling_comes_from_the_metadata(tiny_model, crops, tmp_path):
+    import keras
+
+    model = keras.models.load_model(tiny_model.with_suffix(".keras"), compile=False)
+    metadata = ModelMetadata.load(tiny_model)
+    expected = model(crops[..., None].astype(np.float32) * metadata.pixel_scale + metadata.pixel_offset).numpy()
+    np.testing.assert_allclose(load_classifier(tiny_model, "keras", threads=1).classify(crops), expected, atol=1e-5)
+
+    # the same weights with [0, 1] scaling written in the metadata give other outputs
+    rescaled = copy_model(tiny_model, tmp_path)
+    replace(metadata, pixel_scale=1 / 255, pixel_offset=0.0).save(rescaled)
+    for backend in BACKENDS:
+        other = load_classifier(rescaled, backend, threads=1).classify(crops)
+        assert np.abs(other - expected).max() > 1e-3
+
+
+def test_load_accepts_the_model_file_beside_the_metadata(tiny_model):
+    for name in ("tiny.keras", "tiny.tflite", "tiny.json"):
+        classifier = load_classifier(tiny_model.parent / name, "tflite", threads=1)
+        assert classifier.model_path == tiny_model.parent / "tiny.tflite"
+
+
+def test_load_errors_are_model_errors_naming_the_file(tiny_model, tmp_path):
+    with pytest.raises(ModelError, match="model .*missing.json not found"):
+        load_classifier(tmp_path / "missing.json")
+    with pytest.raises(ModelError, match="unknown backend 'onnx'"):
+        load_classifier(tiny_model, "onnx")
+
+    path = copy_model(tiny_model, tmp_path)
+    metadata = ModelMetadata.load(path)
+
+    (tmp_path / "tiny.tflite").write_bytes(b"\x00" * 64 + b"not a flatbuffer")
+    with pytest.raises(ModelError, match="tiny.tflite is not a valid TFLite model"):
+        load_classifier(path, "tflite")
+    (tmp_path / "tiny.keras").write_bytes(b"PK\x03\x04 not a zip archive")
+    with pytest.raises(ModelError, match="tiny.keras is not a valid Keras model"):
+        load_classifier(path, "keras")
+
+    replace(metadata, files={"keras": "tiny.keras"}).save(path)
+    with pytest.raises(ModelError, match="has no tflite file listed in its metadata"):
+        load_classifier(path, "tflite")
+    replace(metadata, files={"tflite": "gone.tflite"}).save(path)
+    with pytest.raises(ModelError, match="model file .*gone.tflite not found"):
+        load_classifier(path, "tflite")
+
+    path.write_text("{ not json")
+    with pytest.raises(ModelError, match="tiny.json is not valid JSON"):
+        load_classifier(path)
+    data = metadata.to_json()
+    del data["labels"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="missing labels"):
+        load_classifier(path)
+    path.write_text(json.dumps({**metadata.to_json(), "input_size": [48]}))
+    with pytest.raises(ModelError, match="'input_size' must be"):
+        load_classifier(path)

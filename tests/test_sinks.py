@@ -1,0 +1,117 @@
+"""Video and snapshot output, read back with OpenCV; the no-display guard.
+(Windows under a real X server are in test_windows.py.)"""
+
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from acting_mirror.demo import synth_frames
+from acting_mirror.sinks import SinkError, VideoSink, WindowSink, display_available, save_snapshot
+
+SIZE = (160, 120)
+
+
+def read_back(path) -> tuple[list[np.ndarray], float, tuple[int, int]]:
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} is not readable"
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    capture.release()
+    return frames, fps, size
+
+
+def test_video_sink_writes_a_file_opencv_reads_back(tmp_path):
+    images = list(synth_frames("two", 15, SIZE))
+    path = tmp_path / "out" / "output.avi"
+    sink = VideoSink(path, fps=12.5)
+    assert not path.exists()  # opened lazily, on the first frame
+    for image in images:
+        sink.write(image)
+    sink.close()
+    sink.close()  # idempotent
+    assert sink.frames_written == 15 and sink.frame_size == SIZE
+    frames, fps, size = read_back(path)
+    assert len(frames) == 15 and size == SIZE and fps == pytest.approx(12.5)
+    for frame, image in zip(frames, images, strict=True):
+        assert np.abs(frame.astype(int) - image).mean() < 6  # MJPG is lossy, but these are our frames
+
+
+def test_an_interrupted_run_leaves_a_playable_file(tmp_path):
+    path = tmp_path / "interrupted.avi"
+    with pytest.raises(KeyboardInterrupt), VideoSink(path, fps=10.0) as sink:
+        for index, image in enumerate(synth_frames("one", 20, SIZE)):
+            if index == 7:
+                raise KeyboardInterrupt  # Ctrl-C in the middle of the run
+            sink.write(image)
+    frames, fps, size = read_back(path)
+    assert len(frames) == 7 and size == SIZE and fps == pytest.approx(10.0)
+
+
+def test_fps_can_be_set_until_the_first_frame(tmp_path):
+    path = tmp_path / "live.avi"
+    with VideoSink(path, fps=30.0) as sink:
+        sink.fps = 17.0  # e.g. a camera's measured rate, known only after it ran a while
+        for image in synth_frames("one", 3, SIZE):
+            sink.write(image)
+    assert read_back(path)[1] == pytest.approx(17.0)
+
+
+def test_frames_of_another_size_or_gray_are_fitted_to_the_video(tmp_path):
+    path = tmp_path / "mixed.avi"
+    first, second = synth_frames("one", 2, SIZE)
+    with VideoSink(path, fps=10.0) as sink:
+        sink.write(first)
+        sink.write(cv2.resize(second, (320, 240)))
+        sink.write(cv2.cvtColor(first, cv2.COLOR_BGR2GRAY))
+    frames, _, size = read_back(path)
+    assert len(frames) == 3 and size == SIZE
+
+
+def test_uncreatable_directory(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a folder should be")
+    path = blocker / "videos" / "output.avi"
+    with pytest.raises(SinkError, match=r"cannot write video .*a_file/videos/output\.avi"):
+        VideoSink(path, fps=30.0)
+
+
+def test_writer_that_cannot_open(tmp_path):
+    sink = VideoSink(tmp_path / "output.avi", fps=30.0, codec="ZZZZ")
+    with pytest.raises(SinkError, match=r"output\.avi with codec ZZZZ"):
+        sink.write(next(synth_frames("one", 1, SIZE)))
+    sink.close()
+    with pytest.raises(SinkError, match="four-character"):
+        VideoSink(tmp_path / "output.avi", fps=30.0, codec="MJPEG")
+
+
+def test_snapshots_are_timestamped_pngs(tmp_path):
+    image = next(synth_frames("one", 1, SIZE))
+    directory = tmp_path / "snaps" / "today"
+    first = save_snapshot(image, directory)
+    second = save_snapshot(image, directory)
+    assert first != second and first.parent == directory and first.suffix == ".png"
+    assert first.name.startswith("snapshot-")
+    np.testing.assert_array_equal(cv2.imread(str(first)), image)  # PNG: lossless
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SinkError, match="cannot save snapshot"):
+        save_snapshot(image, blocker / "snaps")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux display rules")
+def test_no_display_means_no_windows(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert display_available() is False
+    with pytest.raises(SinkError, match="no display"):
+        WindowSink()  # instead of Qt aborting the whole process

@@ -1,0 +1,289 @@
+"""Sources on real data: clips written with acting_mirror.demo, a real HTTP server on
+127.0.0.1 (never the internet), and a capture device that delivers real face frames
+at a fixed rate like a webcam."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from acting_mirror import sources
+from acting_mirror.demo import synth_frames, write_clip
+from acting_mirror.sources import SourceError
+
+SIZE = (160, 120)
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "clip.avi", "one", count=24, fps=12.0, size=SIZE)
+
+
+def read_all(source) -> list:
+    with source:
+        return list(source)
+
+
+# -- files ----------------------------------------------------------------
+
+def test_video_file_yields_every_frame_with_video_time(clip):
+    expected = list(synth_frames("one", 24, SIZE))
+    source = sources.open_video(clip)
+    assert (source.fps, source.frame_size, source.total_frames) == (12.0, SIZE, 24)
+    assert not source.live and not source.is_image
+    frames = read_all(source)
+    assert [frame.index for frame in frames] == list(range(24))
+    assert [frame.time_s for frame in frames] == pytest.approx([i / 12.0 for i in range(24)])
+    for frame, original in zip(frames, expected, strict=True):
+        assert frame.image.shape == (120, 160, 3)
+        # MJPG is lossy, but each decoded frame is its own original, not a neighbour
+        assert np.abs(frame.image.astype(int) - original).mean() < 6
+
+
+def test_missing_video_file(tmp_path):
+    with pytest.raises(SourceError, match=r"^video file .*rehearsal\.mp4 not found$"):
+        sources.open_video(tmp_path / "rehearsal.mp4")
+
+
+def test_text_file_named_like_a_video(tmp_path):
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("this is not a video\n")
+    with pytest.raises(SourceError, match=r"clip\.mp4 is not a video OpenCV can read$"):
+        sources.open_video(fake)
+
+
+def test_truncated_video_yields_what_it_can_then_stops(clip, tmp_path):
+    data = clip.read_bytes()
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(data[:len(data) // 2])
+    frames = read_all(sources.open_video(truncated))
+    assert 6 <= len(frames) < 24
+    assert [frame.index for frame in frames] == list(range(len(frames)))
+
+
+def test_garbled_middle_is_skipped_and_the_rest_is_read(clip, tmp_path):
+    data = bytearray(clip.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    garbled = tmp_path / "garbled.avi"
+    garbled.write_bytes(bytes(data))
+    frames = read_all(sources.open_video(garbled))
+    indices = [frame.index for frame in frames]
+    assert indices == sorted(set(indices))          # in order, none repeated
+    assert 12 < len(frames) < 24                    # lost the garbled frames only
+    assert indices[-1] >= 20                         # and went on after them
+    assert all(frame.time_s == pytest.approx(frame.index / 12.0) for frame in frames)
+
+
+def test_container_fps_that_lies_falls_back():
+    assert sources.sane_fps(25.0) == 25.0
+    assert sources.sane_fps(0.0) is None
+    assert sources.sane_fps(float("nan")) is None
+    assert sources.sane_fps(1000.0) is None
+    assert sources.sane_fps(None) is None
+
+
+# -- image and demo -------------------------------------------------------
+
+def test_image_source(tmp_path):
+    image = next(synth_frames("one", 1, SIZE))
+    path = tmp_path / "face.png"
+    assert cv2.imwrite(str(path), image)
+    source = sources.open_image(path)
+    assert source.is_image and source.total_frames == 1 and source.frame_size == SIZE
+    frames = read_all(source)
+    assert len(frames) == 1 and frames[0].index == 0
+    np.testing.assert_array_equal(frames[0].image, image)
+
+
+def test_bad_images(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        sources.open_image(tmp_path / "missing.png")
+    text = tmp_path / "notes.png"
+    text.write_text("no pixels here")
+    with pytest.raises(SourceError, match=r"notes\.png is not an image OpenCV can read"):
+        sources.open_image(text)
+
+
+def test_demo_source_one_face_then_two():
+    source = sources.open_demo(count=8, fps=10.0, size=SIZE)
+    assert (source.total_frames, source.fps, source.frame_size) == (8, 10.0, SIZE)
+    assert not source.live and not source.is_image
+    frames = read_all(source)
+    expected = list(synth_frames("one", 4, SIZE)) + list(synth_frames("two", 4, SIZE))
+    assert [frame.index for frame in frames] == list(range(8))
+    assert [frame.time_s for frame in frames] == pytest.approx([i / 10.0 for i in range(8)])
+    for frame, image in zip(frames, expected, strict=True):
+        np.testing.assert_array_equal(frame.image, image)
+
+
+# -- camera ---------------------------------------------------------------
+
+class DemoCamera:
+    """A capture device delivering real face frames on a fixed clock, as a webcam does
+    (read() blocks until the next frame is due), then running dry after `count`."""
+
+    def __init__(self, fps: float = 30.0, count: int = 90, opens: bool = True):
+        self.images = list(synth_frames("one", 30, SIZE))
+        self.rate = fps
+        self.count = count
+        self.opens = opens
+        self.delivered = 0
+        self.released = False
+        self.settings: dict[int, float] = {}
+        self._next_due: float | None = None
+
+    def isOpened(self) -> bool:
+        return self.opens and not self.released
+
+    def read(self):
+        if self.released or self.delivered >= self.count:
+            return False, None
+        now = time.monotonic()
+        self._next_due = now if self._next_due is None else self._next_due
+        if now < self._next_due:
+            time.sleep(self._next_due - now)
+        self._next_due += 1.0 / self.rate
+        image = self.images[self.delivered % len(self.images)].copy()
+        self.delivered += 1
+        return True, image
+
+    def get(self, prop: int) -> float:
+        return {cv2.CAP_PROP_FPS: self.rate, cv2.CAP_PROP_FRAME_WIDTH: SIZE[0],
+                cv2.CAP_PROP_FRAME_HEIGHT: SIZE[1]}.get(prop, 0.0)
+
+    def set(self, prop: int, value: float) -> bool:
+        self.settings[prop] = value
+        return True
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_slow_consumer_always_gets_the_newest_frame():
+    camera = DemoCamera(fps=30.0, count=200)
+    period = 1 / 30.0
+    source = sources.open_camera(0, fps=30.0, capture_factory=lambda index: camera)
+    assert source.live and source.frame_size == SIZE
+    assert camera.settings[cv2.CAP_PROP_FPS] == 30.0
+    received, ages, behind = [], [], []
+    with source:
+        for frame in source:
+            ages.append(source.frame_age(frame))
+            behind.append(camera.delivered - 1 - frame.index)  # frames newer than this one
+            received.append(frame)
+            if len(received) == 12:
+                break
+            time.sleep(0.1)  # a slow consumer: three camera frames per frame it handles
+    indices = [frame.index for frame in received]
+    seen = f"indices {indices}, frames behind {behind}, ages {[round(age * 1000) for age in ages]} ms"
+    assert indices == sorted(set(indices)), seen
+    assert max(b - a for a, b in itertools.pairwise(indices)) >= 2, seen   # it skipped ahead
+    assert source.dropped_frames >= len(received) - 1, seen
+    # the newest frame, never a queued old one (a queue would fall ~2 frames further behind per frame)
+    assert statistics.median(behind) <= 1 and max(behind) <= 3, seen
+    assert statistics.median(ages) < 1.2 * period and max(ages) < 2.5 * period, seen
+    for frame in received:
+        np.testing.assert_array_equal(frame.image, camera.images[frame.index % len(camera.images)])
+    assert camera.released
+
+
+def test_camera_rate_is_measured_not_assumed():
+    camera = DemoCamera(fps=20.0, count=30)
+    with sources.open_camera(1, fps=30.0, capture_factory=lambda index: camera) as source:
+        frames = list(source)  # a fast consumer sees every frame until the device runs dry
+        assert source.fps == pytest.approx(20.0, rel=0.1)
+    assert len(frames) >= 26
+    times = [frame.time_s for frame in frames]
+    assert times == sorted(times) and times[0] >= 0
+    assert (times[-1] - times[0]) / (frames[-1].index - frames[0].index) == pytest.approx(0.05, rel=0.15)
+    assert camera.released
+
+
+def test_camera_that_does_not_open():
+    camera = DemoCamera(opens=False)
+    with pytest.raises(SourceError, match=r"^camera 3 could not be opened$"):
+        sources.open_camera(3, capture_factory=lambda index: camera)
+    assert camera.released
+
+
+def test_close_stops_the_reader_thread():
+    camera = DemoCamera(fps=30.0, count=10_000)
+    source = sources.open_camera(0, capture_factory=lambda index: camera)
+    next(iter(source))
+    source.close()
+    source.close()  # idempotent
+    assert camera.released
+    assert not any(thread.name == "acting-mirror camera 0" for thread in threading.enumerate())
+    assert list(source) == []
+
+
+# -- URLs (a real HTTP server on 127.0.0.1) --------------------------------
+
+def test_url_through_yt_dlp_yields_all_frames(http_server, tmp_path):
+    write_clip(http_server.root / "clip.avi", "one", count=20, fps=10.0, size=SIZE)
+    messages: list[str] = []
+    source = sources.open_url(http_server.url("clip.avi"), log=messages.append)
+    assert (source.fps, source.frame_size) == (10.0, SIZE)
+    frames = read_all(source)
+    assert [frame.index for frame in frames] == list(range(20))
+    assert frames[-1].time_s == pytest.approx(1.9)
+    assert messages == []  # streamed directly, no download
+    agents = {agent.split("/")[0] for _, _, agent, status in http_server.requests if status in (200, 206)}
+    assert "Lavf" in agents  # OpenCV's FFmpeg read it from the server
+
+
+def test_url_that_ffmpeg_may_not_fetch_is_downloaded_first(http_server, tmp_path, monkeypatch):
+    write_clip(http_server.root / "clip.avi", "one", count=20, fps=10.0, size=SIZE)
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    messages: list[str] = []
+    source = sources.open_url(http_server.url("clip.avi", prefix="/no-ffmpeg"), log=messages.append)
+    assert len(messages) == 1 and "download" in messages[0]
+    assert any(temp_root.iterdir())  # the temporary download
+    frames = read_all(source)
+    assert [frame.index for frame in frames] == list(range(20))
+    assert not any(temp_root.iterdir())  # removed on close
+    statuses = [(agent.startswith("Lavf"), status) for _, _, agent, status in http_server.requests]
+    assert (True, 403) in statuses and (False, 200) in statuses
+
+
+def test_url_not_found(http_server):
+    with pytest.raises(SourceError) as raised:
+        sources.open_url(http_server.url("missing.avi"))
+    message = str(raised.value)
+    assert message.startswith(f"cannot resolve URL {http_server.url('missing.avi')}: ")
+    assert "404" in message and "\n" not in message and "ERROR" not in message and "\x1b" not in message
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port with nothing listening on it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_url_and_stream():
+    port = closed_port()
+    with pytest.raises(SourceError, match=r"^cannot resolve URL http://127\.0\.0\.1:\d+/clip\.mp4: "):
+        sources.open_url(f"http://127.0.0.1:{port}/clip.mp4")
+    with pytest.raises(SourceError, match=r"^cannot open stream rtsp://"):
+        sources.open_url(f"rtsp://127.0.0.1:{port}/live")
+
+
+def test_yt_dlp_error_text_becomes_one_short_line():
+    from yt_dlp.utils import DownloadError
+
+    error = DownloadError("\x1b[0;31mERROR:\x1b[0m [youtube] abc123: Video unavailable (caused by <HTTPError 404>)\n"
+                          "more detail")
+    assert sources.short_reason(error) == "Video unavailable"

@@ -1,0 +1,492 @@
+"""Training tooling end to end on a tiny FER-2013-shaped data set built from a real face:
+loaders, `acting-mirror-model train` (and --resume), evaluate, export and info."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shutil
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from acting_mirror.metadata import ModelMetadata
+from acting_mirror.model import load_classifier
+from acting_mirror.training.cli import main
+from acting_mirror.training.data import (
+    FER_CLASSES,
+    FER_DISPLAY_NAMES,
+    DatasetError,
+    load_dataset,
+    load_fer_csv,
+    load_image_folder,
+    load_split,
+)
+from acting_mirror.training.export import face_crops
+
+PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
+# small, fast and single-threaded: the machine is shared with real training runs
+TINY = ["--arch", "mini_xception", "--width", "0.25", "--batch-size", "16", "--no-augment",
+        "--threads", "1", "--quiet"]
+
+
+def make_rows() -> list[tuple[int, np.ndarray, str]]:
+    """(FER label, 48x48 uint8 face crop, split) for every class in every split."""
+    rows = []
+    for split_number, (split, count) in enumerate(PER_CLASS.items()):
+        for label in range(len(FER_CLASSES)):
+            crops = face_crops(count, seed=100 * split_number + label)
+            rows += [(label, crop, split) for crop in crops]
+    return rows
+
+
+def write_csv(path, rows, header=("emotion", "pixels", "Usage")) -> None:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            label, pixels, split = row
+            writer.writerow([label, pixels if isinstance(pixels, str) else " ".join(map(str, pixels.ravel())), split])
+
+
+def by_content(pair: tuple[int, np.ndarray]) -> tuple[int, bytes]:
+    return int(pair[0]), pair[1].tobytes()
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("acting-mirror-model: error: ")
+    for fragment in fragments:
+        assert fragment in last, last
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return make_rows()
+
+
+@pytest.fixture(scope="module")
+def fer_csv(rows, tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "fer_tiny.csv"
+    write_csv(path, rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(fer_csv, tmp_path_factory):
+    """A 7-class model trained for one epoch through the CLI, packaged with --output."""
+    root = tmp_path_factory.mktemp("trained")
+    model = root / "models" / "tiny.keras"
+    assert main(["train", "--data", str(fer_csv), "--run-dir", str(root / "run"), "--epochs", "1",
+                 "--output", str(model), *TINY]) == 0
+    return root / "run", model.with_suffix(".json")
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """A copy of the trained model with its float32 and quantised TFLite files."""
+    folder = tmp_path_factory.mktemp("exported")
+    for file in trained[1].parent.iterdir():
+        shutil.copy(file, folder / file.name)
+    assert main(["export", "--model", str(folder / "tiny.keras"), "--quantize", "--samples", "16",
+                 "--threads", "1"]) == 0
+    return folder / "tiny.json"
+
+
+# --- loaders --------------------------------------------------------------------------------------
+
+
+def test_csv_gzip_and_image_folder_load_the_same_images(rows, fer_csv, tmp_path):
+    gz = tmp_path / "fer_tiny.csv.gz"
+    write_csv(gz, rows)
+    tree = tmp_path / "tree"
+    for number, (label, image, split) in enumerate(rows):
+        # class folders may use FER names or display names
+        names = FER_CLASSES if number % 2 else FER_DISPLAY_NAMES
+        folder = tree / split / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{number:04d}.png"), image)
+    from_csv, from_gz, from_tree = load_fer_csv(fer_csv), load_dataset(gz), load_dataset(tree)
+    for split, count in PER_CLASS.items():
+        expected = [(label, image) for label, image, s in rows if s == split]
+        for loaded in (from_csv, from_gz):
+            assert len(loaded[split]) == count * len(FER_CLASSES)
+            assert loaded[split].images.dtype == np.uint8 and loaded[split].images.shape[1:] == (48, 48)
+            np.testing.assert_array_equal(loaded[split].labels, [label for label, _ in expected])
+            np.testing.assert_array_equal(loaded[split].images, np.stack([image for _, image in expected]))
+        # the tree is read class folder by class folder: compare as sorted (label, image) pairs
+        tree_pairs = sorted(zip(from_tree[split].labels, from_tree[split].images, strict=True), key=by_content)
+        for (label_a, image_a), (label_b, image_b) in zip(tree_pairs, sorted(expected, key=by_content),
+                                                          strict=True):
+            assert label_a == label_b
+            np.testing.assert_array_equal(image_a, image_b)
+    assert set(load_fer_csv(gz, ("PrivateTest",))) == {"PrivateTest"}
+
+
+def test_image_folder_resizes_other_sizes(tmp_path):
+    folder = tmp_path / "PrivateTest" / "happy"
+    folder.mkdir(parents=True)
+    cv2.imwrite(str(folder / "big.jpg"), cv2.resize(face_crops(1)[0], (96, 96)))
+    data = load_image_folder(tmp_path)["PrivateTest"]
+    assert data.images.shape == (1, 48, 48) and data.labels.tolist() == [FER_CLASSES.index("happy")]
+
+
+@pytest.mark.parametrize("bad_row, message", [
+    ((3, "1 2 3", "Training"), ":3: expected 2304 pixels, found 3"),
+    ((3, " ".join(["7"] * 2303 + ["x"]), "Training"), ":3: pixels must be integers"),
+    ((3, " ".join(["256"] * 2304), "Training"), ":3: pixel values must be in 0..255"),
+    ((7, " ".join(["1"] * 2304), "Training"), ":3: emotion 7 out of range 0..6"),
+    (("happy", " ".join(["1"] * 2304), "Training"), ":3: emotion 'happy' is not an integer"),
+    ((3, " ".join(["1"] * 2304), "Validation"), ":3: unknown split 'Validation'"),
+])
+def test_csv_errors_name_the_line(tmp_path, bad_row, message):
+    path = tmp_path / "bad.csv"
+    write_csv(path, [(0, face_crops(1)[0], "Training"), bad_row])
+    with pytest.raises(DatasetError) as error:
+        load_fer_csv(path)
+    assert f"{path}{message}" in str(error.value)
+
+
+def test_csv_errors_for_files(tmp_path):
+    cases = []
+    missing = tmp_path / "missing.csv"
+    cases.append((missing, "no such file"))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    cases.append((empty, "empty file"))
+    header_only = tmp_path / "header_only.csv"
+    write_csv(header_only, [])
+    cases.append((header_only, "no images found"))
+    wrong_header = tmp_path / "wrong_header.csv"
+    write_csv(wrong_header, [], header=("label", "pixels", "Usage"))
+    cases.append((wrong_header, "lacks emotion"))
+    not_gzip = tmp_path / "not_gzip.csv.gz"
+    not_gzip.write_bytes(b"emotion,pixels,Usage\n")
+    cases.append((not_gzip, "cannot read as a FER-2013 CSV"))
+    for path, message in cases:
+        with pytest.raises(DatasetError, match=message) as error:
+            load_fer_csv(path)
+        assert str(path) in str(error.value)
+    only_training = tmp_path / "only_training.csv"
+    write_csv(only_training, [(0, face_crops(1)[0], "Training")])
+    with pytest.raises(DatasetError, match="split 'PrivateTest' has no images|no images found"):
+        load_split(only_training, "PrivateTest")
+    with pytest.raises(DatasetError, match="unknown split 'Test'"):
+        load_fer_csv(only_training, ("Test",))
+
+
+def test_image_folder_errors_name_the_folder_or_file(tmp_path):
+    unknown_class = tmp_path / "a" / "Training" / "bored"
+    unknown_class.mkdir(parents=True)
+    with pytest.raises(DatasetError, match="unknown emotion 'bored'") as error:
+        load_image_folder(tmp_path / "a")
+    assert str(unknown_class) in str(error.value)
+
+    broken = tmp_path / "b" / "Training" / "sad" / "broken.png"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    with pytest.raises(DatasetError, match="not a readable image") as error:
+        load_image_folder(tmp_path / "b")
+    assert str(broken) in str(error.value)
+
+    unknown_split = tmp_path / "c" / "Validation" / "sad"
+    unknown_split.mkdir(parents=True)
+    with pytest.raises(DatasetError, match="unknown split 'Validation'"):
+        load_image_folder(tmp_path / "c")
+
+    (tmp_path / "d" / "Training" / "sad").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="no images found"):
+        load_image_folder(tmp_path / "d")
+    with pytest.raises(DatasetError, match="no such folder"):
+        load_image_folder(tmp_path / "missing")
+
+
+# --- train ----------------------------------------------------------------------------------------
+
+
+def test_train_writes_run_and_output_model(trained):
+    import keras
+
+    run_dir, json_path = trained
+    for name in ("config.json", "log.csv", "last.keras", "best.keras", "timing.json", "labels.json"):
+        assert (run_dir / name).is_file(), name
+    with open(run_dir / "log.csv", newline="") as log:
+        assert [int(row["epoch"]) for row in csv.DictReader(log)] == [0]
+    metadata = ModelMetadata.load(json_path)
+    model = keras.models.load_model(json_path.with_suffix(".keras"), compile=False)
+    assert metadata.name == "tiny"
+    assert metadata.labels == FER_DISPLAY_NAMES
+    assert metadata.files == {"keras": "tiny.keras"}
+    assert (metadata.input_size, metadata.channels) == ((48, 48), 1)
+    assert metadata.architecture == "mini_xception"
+    assert metadata.parameters == model.count_params()
+    assert model.output_shape == (None, 7)
+    assert metadata.training["epochs_run"] == 1
+    assert metadata.training["config"]["width"] == 0.25
+
+
+def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, capsys):
+    import keras
+
+    run_dir, output = tmp_path / "run", tmp_path / "resumed.keras"
+    common = ["--data", fer_csv, "--run-dir", run_dir, *TINY]
+    code, out, _ = run_cli(capsys, "train", *common, "--epochs", "1")
+    assert code == 0 and "1 epochs" in out
+    # --epochs on --resume sets a new total; --lr is the saved run's and is ignored, with a note
+    code, out, err = run_cli(capsys, "train", *common, "--resume", "--epochs", "2", "--lr", "0.5",
+                             "--output", output)
+    assert code == 0
+    assert "resuming" in out and "after epoch 1" in out
+    assert "ignoring --lr (they differ" in err  # the other options repeat the run's own values
+    # resuming a finished run trains nothing more
+    code, out, _ = run_cli(capsys, "train", *common, "--resume")
+    assert code == 0 and "2 epochs" in out
+
+    with open(run_dir / "log.csv", newline="") as log:
+        assert [int(row["epoch"]) for row in csv.DictReader(log)] == [0, 1]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["epochs"] == 2 and config["learning_rate"] == 1e-3
+    assert json.loads((run_dir / "timing.json").read_text())["sessions"] == 3
+    # the optimizer continued from the checkpoint: two epochs of steps, not one
+    steps_per_epoch = -(-PER_CLASS["Training"] * len(FER_CLASSES) // 16)
+    last = keras.models.load_model(run_dir / "last.keras")
+    assert int(last.optimizer.iterations.numpy()) == 2 * steps_per_epoch
+    assert ModelMetadata.load(output.with_suffix(".json")).training["epochs_run"] == 2
+
+
+def test_train_refuses_bad_runs_and_outputs(fer_csv, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, "--output",
+                           tmp_path / "model.h5", *TINY)
+    assert_one_line_error(code, err, "must end in .keras")
+    assert not run_dir.exists()  # refused before training
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, "--resume", *TINY)
+    assert_one_line_error(code, err, "no run to resume")
+    run_dir.mkdir()
+    (run_dir / "log.csv").write_text("epoch,accuracy\n")
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, *TINY)
+    assert_one_line_error(code, err, "already holds a run")
+    code, _, err = run_cli(capsys, "train", "--data", tmp_path / "none.csv", "--run-dir", tmp_path / "r2", *TINY)
+    assert_one_line_error(code, err, "none.csv: no such file")
+
+
+def test_exclude_disgust_trains_and_evaluates_six_classes(fer_csv, rows, tmp_path, capsys):
+    from acting_mirror.training.train import TrainConfig, prepare_splits
+
+    train_data, val_data, names = prepare_splits(TrainConfig(data=str(fer_csv), run_dir="", exclude=["disgust"]))
+    disgust = FER_CLASSES.index("disgust")
+    assert len(train_data) == sum(1 for label, _, split in rows if split == "Training" and label != disgust)
+    assert len(val_data) == sum(1 for label, _, split in rows if split == "PublicTest" and label != disgust)
+    assert set(train_data.labels.tolist()) == set(range(6))
+    assert names == [n for n in FER_DISPLAY_NAMES if n != "disgust"]
+
+    model = tmp_path / "six.keras"
+    code, _, _ = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "run", "--epochs", "1",
+                         "--exclude", "disgust", "--output", model, *TINY)
+    assert code == 0
+    metadata = ModelMetadata.load(model.with_suffix(".json"))
+    assert list(metadata.labels) == names
+    assert metadata.training["excluded_classes"] == ["disgust"]
+
+    results_path = tmp_path / "results6.json"
+    code, out, _ = run_cli(capsys, "evaluate", "--data", fer_csv, "--model", model, "--backend", "keras",
+                           "--json", results_path, "--update-metadata", "--quiet")
+    assert code == 0
+    results = json.loads(results_path.read_text())
+    private = [(label, image) for label, image, split in rows if split == "PrivateTest"]
+    assert results["labels"] == names
+    assert results["n"] == sum(1 for label, _ in private if label != disgust)
+    assert results["dropped_rows"] == {"disgust": sum(1 for label, _ in private if label == disgust)}
+    assert np.array(results["confusion_matrix"]).shape == (6, 6)
+    assert "rows left out" in out and "disgust" in out
+    stored = ModelMetadata.load(model.with_suffix(".json")).evaluation["PrivateTest"]
+    assert stored["accuracy"] == round(results["accuracy"], 4) and stored["n"] == results["n"]
+    assert set(stored["recall"]) == set(names)
+
+
+# --- evaluate -------------------------------------------------------------------------------------
+
+
+def confusion_by_hand(true: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    counts = np.zeros((classes, classes), dtype=int)
+    for t, p in zip(true, predicted, strict=True):
+        counts[t, p] += 1
+    return counts
+
+
+def check_metrics(results: dict, true: np.ndarray, probabilities: np.ndarray) -> None:
+    counts = confusion_by_hand(true, probabilities.argmax(axis=1), probabilities.shape[1])
+    n = len(true)
+    assert results["n"] == n
+    assert results["confusion_matrix"] == counts.tolist()
+    assert results["accuracy"] == pytest.approx(np.trace(counts) / n)
+    low, high = results["ci95"]
+    assert 0.0 <= low <= results["accuracy"] <= high <= 1.0
+    assert high - low > 0.05  # a few dozen rows cannot pin accuracy down closely
+    row_sums, column_sums = counts.sum(axis=1), counts.sum(axis=0)
+    np.testing.assert_allclose(results["confusion_matrix_normalized"], counts / row_sums[:, None], atol=1e-6)
+    for i, name in enumerate(results["labels"]):
+        metrics = results["per_class"][name]
+        assert metrics["support"] == row_sums[i]
+        assert metrics["recall"] == pytest.approx(counts[i, i] / row_sums[i])
+        precision = counts[i, i] / column_sums[i] if column_sums[i] else 0.0
+        assert metrics["precision"] == pytest.approx(precision)
+        f1 = 2 * precision * metrics["recall"] / (precision + metrics["recall"]) if counts[i, i] else 0.0
+        assert metrics["f1"] == pytest.approx(f1)
+
+
+@pytest.mark.parametrize("backend", ["keras", "tflite"])
+def test_evaluate_matches_the_classifiers_own_predictions(exported, fer_csv, tmp_path, capsys, backend):
+    results_path, plot_path = tmp_path / "results.json", tmp_path / "plots" / "cm.png"
+    code, out, _ = run_cli(capsys, "evaluate", "--data", fer_csv, "--split", "PrivateTest", "--model", exported,
+                           "--backend", backend, "--json", results_path, "--tta", "--plot", plot_path,
+                           "--batch-size", "8", "--threads", "1")
+    assert code == 0
+    results = json.loads(results_path.read_text())
+    assert (results["model"], results["backend"], results["split"]) == ("tiny", backend, "PrivateTest")
+    assert results["data"] == str(fer_csv)
+    assert results["labels"] == list(FER_DISPLAY_NAMES)
+
+    classifier = load_classifier(exported, backend, threads=1)
+    data = load_split(fer_csv, "PrivateTest")
+    probabilities = classifier.classify(data.images)
+    check_metrics(results, data.labels, probabilities)
+    mirrored = classifier.classify(np.ascontiguousarray(data.images[:, :, ::-1]))
+    check_metrics(results["tta"], data.labels, (probabilities + mirrored) / 2)
+
+    assert f"accuracy: {results['accuracy']:.4f}" in out
+    assert "95% CI" in out and "confusion matrix" in out
+    image = cv2.imread(str(plot_path))
+    assert image is not None and image.shape[0] > 300 and image.shape[1] > 300
+    assert image.std() > 10  # drawn, not blank
+
+
+def test_evaluate_function_and_metadata_update(exported, fer_csv, tmp_path):
+    from acting_mirror.training.evaluate import evaluate_model, update_metadata_evaluation
+
+    json_path = tmp_path / "tiny.json"
+    shutil.copy(exported, json_path)
+    for file in ModelMetadata.load(exported).files.values():
+        shutil.copy(exported.parent / file, tmp_path / file)
+    classifier = load_classifier(json_path, "tflite", threads=1)
+    data = load_split(fer_csv, "PublicTest")
+    results = evaluate_model(classifier, data, batch_size=5)
+    check_metrics(results, data.labels, classifier.classify(data.images))
+    assert "tta" not in results
+
+    update_metadata_evaluation(json_path, "PublicTest", results)
+    stored = ModelMetadata.load(json_path).evaluation["PublicTest"]
+    assert stored["accuracy"] == round(results["accuracy"], 4)
+    assert stored["n"] == len(data)
+    assert stored["backend"] == "tflite"
+    assert stored["data"] == "fer_tiny.csv"
+    assert ModelMetadata.load(json_path).files == ModelMetadata.load(exported).files
+
+
+def test_evaluate_errors_are_one_line(trained, fer_csv, tmp_path, capsys):
+    model = trained[1]
+    code, _, err = run_cli(capsys, "evaluate", "--data", fer_csv, "--model", tmp_path / "nothing.json")
+    assert_one_line_error(code, err, "nothing.json not found")
+
+    bad = tmp_path / "bad.csv"
+    write_csv(bad, [(0, "1 2", "PrivateTest")])
+    code, _, err = run_cli(capsys, "evaluate", "--data", bad, "--model", model, "--backend", "keras")
+    assert_one_line_error(code, err, f"{bad}:2: expected 2304 pixels")
+
+    code, _, err = run_cli(capsys, "evaluate", "--data", fer_csv, "--model", model, "--backend", "tflite")
+    assert_one_line_error(code, err, "has no tflite file")
+
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip file")
+    metadata = ModelMetadata.load(model)
+    replace(metadata, files={"keras": corrupt.name}).save(corrupt.with_suffix(".json"))
+    code, _, err = run_cli(capsys, "evaluate", "--data", fer_csv, "--model", corrupt, "--backend", "keras")
+    assert_one_line_error(code, err, "not a valid Keras model")
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--data", str(fer_csv), "--split", "Validation"])
+    assert exit_info.value.code == 2
+
+
+# --- export and info ------------------------------------------------------------------------------
+
+
+def test_export_writes_tflite_that_matches_keras(exported, trained):
+    from acting_mirror.training.export import compare, sample_crops
+
+    folder = exported.parent
+    metadata = ModelMetadata.load(exported)
+    assert metadata.files == {"keras": "tiny.keras", "tflite": "tiny.tflite", "tflite_dynamic": "tiny_dynamic.tflite"}
+    assert (folder / "tiny.tflite").stat().st_size > 10_000
+    # dynamic-range quantisation stores weights as int8 (this tiny model is mostly graph, not weights)
+    assert (folder / "tiny_dynamic.tflite").stat().st_size < (folder / "tiny.tflite").stat().st_size
+    keras_classifier = load_classifier(exported, "keras", threads=1)
+    float_classifier = load_classifier(exported, "tflite", threads=1)
+    samples = sample_crops(20, (48, 48), seed=7)
+    for check in compare(keras_classifier, float_classifier, "tflite", samples):
+        assert check.max_abs_diff < 1e-4, check.describe()
+        assert check.top1_agreement == 1.0
+    # the trained package itself is untouched
+    assert ModelMetadata.load(trained[1]).files == {"keras": "tiny.keras"}
+
+
+def test_export_reports_differences(trained, tmp_path, capsys):
+    for file in trained[1].parent.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    code, out, _ = run_cli(capsys, "export", "--model", tmp_path / "tiny.json", "--samples", "4", "--threads", "1")
+    assert code == 0
+    assert "tflite vs keras on 4 random crops: max |dp|" in out
+    assert "tflite vs keras on 4 face crops" in out
+    assert ModelMetadata.load(tmp_path / "tiny.json").files["tflite"] == "tiny.tflite"
+
+
+def test_export_refuses_a_tflite_file_beyond_the_tolerance(trained, tmp_path, capsys):
+    for file in trained[1].parent.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    code, out, err = run_cli(capsys, "export", "--model", tmp_path / "tiny.keras", "--tolerance", "0",
+                             "--samples", "8", "--threads", "1")
+    if code == 0:  # only when LiteRT and Keras agree to the last bit on every crop
+        assert out.count("max |dp| = 0.00e+00") == 2
+    else:
+        assert_one_line_error(code, err, "tiny.tflite differs from tiny.keras by", "metadata unchanged")
+        assert not (tmp_path / "tiny.tflite").exists()
+        assert ModelMetadata.load(tmp_path / "tiny.json").files == {"keras": "tiny.keras"}
+    code, _, err = run_cli(capsys, "export", "--model", tmp_path / "tiny.keras", "--tolerance", "-1")
+    assert_one_line_error(code, err, "--tolerance must be >= 0")
+
+
+def test_export_and_info_errors_are_one_line(trained, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "export", "--model", tmp_path / "missing.keras")
+    assert_one_line_error(code, err, "missing.keras not found")
+    metadata = ModelMetadata.load(trained[1])
+    replace(metadata, files={}).save(tmp_path / "nofiles.json")
+    code, _, err = run_cli(capsys, "export", "--model", tmp_path / "nofiles.json")
+    assert_one_line_error(code, err, "lists no keras file")
+    (tmp_path / "broken.json").write_text("{not json")
+    code, _, err = run_cli(capsys, "info", "--model", tmp_path / "broken.json")
+    assert_one_line_error(code, err, "broken.json is not valid JSON")
+
+
+def test_info_shows_the_metadata(exported, capsys):
+    code, out, _ = run_cli(capsys, "info", "--model", exported)
+    assert code == 0
+    metadata = ModelMetadata.load(exported)
+    assert "tiny" in out and "mini_xception" in out and f"{metadata.parameters:,} parameters" in out
+    assert ", ".join(FER_DISPLAY_NAMES) in out
+    assert "48x48x1 (grayscale)" in out
+    assert "tiny_dynamic.tflite (" in out and "MISSING" not in out
+    assert "epochs_run: 1" in out
+    code, out, _ = run_cli(capsys, "info", "--model", exported, "--json")
+    assert json.loads(out) == json.loads(exported.read_text())
