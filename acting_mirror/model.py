@@ -7,6 +7,7 @@ the model's label order; scaling comes from the metadata.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -117,10 +118,8 @@ class KerasClassifier(EmotionClassifier):
             import keras
             import tensorflow as tf
 
-        try:
+        with contextlib.suppress(RuntimeError):  # TensorFlow already running: keep its thread setting
             tf.config.threading.set_intra_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass  # TensorFlow already initialised in this process: keep its setting
         try:
             with native_stderr_silenced():
                 self._model = keras.models.load_model(model_path, compile=False)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.quiet import native_stderr_silenced
 from acting_mirror.types import Frame
 
 DEFAULT_FPS = 30.0
@@ -138,16 +139,18 @@ def _open_capture(target: str, stream: bool = False):
     """(capture, first image) if OpenCV can open `target` and decode a frame, else None."""
     import cv2
 
-    if stream:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
-        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
-    else:
-        capture = cv2.VideoCapture(target)
-    if capture.isOpened():
-        ok, image = capture.read()
-        if ok and image is not None:
-            return capture, image
-    capture.release()
+    with native_stderr_silenced():  # FFmpeg prints "moov atom not found" and the like on fd 2
+        if stream:
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+            capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+        else:
+            capture = cv2.VideoCapture(target)
+        if capture.isOpened():
+            ok, image = capture.read()
+            if ok and image is not None:
+                return capture, image
+        capture.release()
     return None
 
 
@@ -192,8 +195,9 @@ class _QuietLogger:
     info = warning = error = debug
 
 
-def _ydl_options(max_height: int, **extra) -> dict:
-    return {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
+def yt_dlp_options(max_height: int, **extra) -> dict:
+    """Options for yt_dlp.YoutubeDL: silent, one video (a playlist's first), our format choice."""
+    return {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True, "playlist_items": "1",
             "format": format_selector(max_height), "logger": _QuietLogger(), "socket_timeout": 20, **extra}
 
 
@@ -227,7 +231,7 @@ def _resolve(url: str, options: dict, download: bool = False) -> tuple[dict, obj
 
 def _download(url: str, max_height: int, directory: Path) -> Path:
     """Let yt-dlp fetch the same format into `directory`; returns the file."""
-    options = _ydl_options(max_height, outtmpl=str(directory / "video.%(ext)s"))
+    options = yt_dlp_options(max_height, outtmpl=str(directory / "video.%(ext)s"))
     info, ydl = _resolve(url, options, download=True)
     for download in info.get("requested_downloads") or ():
         if download.get("filepath") and Path(download["filepath"]).is_file():
@@ -254,7 +258,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
             raise SourceError(f"cannot open stream {url}")
         return VideoSource(*opened, url)
 
-    info, _ = _resolve(url, _ydl_options(max_height))
+    info, _ = _resolve(url, yt_dlp_options(max_height))
     name = info.get("title") or url
     fps_hint = info.get("fps")
     duration = info.get("duration")
@@ -391,8 +395,10 @@ def open_camera(index: int, fps: float = DEFAULT_FPS, capture_factory: Callable[
     import cv2
 
     factory = capture_factory or cv2.VideoCapture
-    capture = factory(index)
-    if not capture.isOpened():
+    with native_stderr_silenced():  # V4L2 and FFmpeg explain a missing camera at length on fd 2
+        capture = factory(index)
+        opened = capture.isOpened()
+    if not opened:
         capture.release()
         raise SourceError(f"camera {index} could not be opened")
     capture.set(cv2.CAP_PROP_FPS, float(fps))
@@ -431,7 +437,7 @@ def open_image(path: str | Path) -> Source:
 
 
 class DemoSource(Source):
-    """The built-in demo: a real face alone, then joined by a second one (acting_mirror.demo)."""
+    """The built-in demo: a real face alone, then joined by a second one (acting_mirror.demo "demo")."""
 
     def __init__(self, count: int, fps: float, size: tuple[int, int]):
         self.name = "demo"
@@ -442,14 +448,8 @@ class DemoSource(Source):
     def __iter__(self) -> Iterator[Frame]:
         from acting_mirror.demo import synth_frames
 
-        alone = self.total_frames // 2
-        scenes = (synth_frames("one", alone, self.frame_size),
-                  synth_frames("two", self.total_frames - alone, self.frame_size))
-        index = 0
-        for scene in scenes:
-            for image in scene:
-                yield Frame(image, index, index / self.fps)
-                index += 1
+        for index, image in enumerate(synth_frames("demo", self.total_frames, self.frame_size)):
+            yield Frame(image, index, index / self.fps)
 
 
 def open_demo(count: int = 300, fps: float = DEFAULT_FPS, size: tuple[int, int] = (640, 480)) -> Source:

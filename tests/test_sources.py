@@ -114,16 +114,21 @@ def test_bad_images(tmp_path):
         sources.open_image(text)
 
 
-def test_demo_source_one_face_then_two():
-    source = sources.open_demo(count=8, fps=10.0, size=SIZE)
-    assert (source.total_frames, source.fps, source.frame_size) == (8, 10.0, SIZE)
+def test_demo_source_is_one_face_then_two():
+    size = (320, 240)
+    source = sources.open_demo(count=8, fps=10.0, size=size)
+    assert (source.total_frames, source.fps, source.frame_size) == (8, 10.0, size)
     assert not source.live and not source.is_image
     frames = read_all(source)
-    expected = list(synth_frames("one", 4, SIZE)) + list(synth_frames("two", 4, SIZE))
+    expected = list(synth_frames("demo", 8, size))
     assert [frame.index for frame in frames] == list(range(8))
     assert [frame.time_s for frame in frames] == pytest.approx([i / 10.0 for i in range(8)])
     for frame, image in zip(frames, expected, strict=True):
         np.testing.assert_array_equal(frame.image, image)
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    faces = [len(cascade.detectMultiScale(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), 1.1, 5, minSize=(30, 30)))
+             for f in frames]
+    assert faces[0] == 1 and faces[-1] == 2
 
 
 # -- camera ---------------------------------------------------------------
@@ -191,7 +196,8 @@ def test_slow_consumer_always_gets_the_newest_frame():
     assert source.dropped_frames >= len(received) - 1, seen
     # the newest frame, never a queued old one (a queue would fall ~2 frames further behind per frame)
     assert statistics.median(behind) <= 1 and max(behind) <= 3, seen
-    assert statistics.median(ages) < 1.2 * period and max(ages) < 2.5 * period, seen
+    # young: under 2.5 frame periods old (one exception allowed: a loaded machine may stall us once)
+    assert statistics.median(ages) < 1.2 * period and sorted(ages)[-2] < 2.5 * period, seen
     for frame in received:
         np.testing.assert_array_equal(frame.image, camera.images[frame.index % len(camera.images)])
     assert camera.released
@@ -200,9 +206,11 @@ def test_slow_consumer_always_gets_the_newest_frame():
 def test_camera_rate_is_measured_not_assumed():
     camera = DemoCamera(fps=20.0, count=30)
     with sources.open_camera(1, fps=30.0, capture_factory=lambda index: camera) as source:
-        frames = list(source)  # a fast consumer sees every frame until the device runs dry
+        frames = list(source)  # until the device runs dry
         assert source.fps == pytest.approx(20.0, rel=0.1)
-    assert len(frames) >= 26
+    # a consumer as fast as the camera sees (nearly) every frame; each one is seen or counted dropped
+    assert len(frames) + source.dropped_frames == camera.delivered == 30
+    assert len(frames) >= 20
     times = [frame.time_s for frame in frames]
     assert times == sorted(times) and times[0] >= 0
     assert (times[-1] - times[0]) / (frames[-1].index - frames[0].index) == pytest.approx(0.05, rel=0.15)
@@ -287,3 +295,27 @@ def test_yt_dlp_error_text_becomes_one_short_line():
     error = DownloadError("\x1b[0;31mERROR:\x1b[0m [youtube] abc123: Video unavailable (caused by <HTTPError 404>)\n"
                           "more detail")
     assert sources.short_reason(error) == "Video unavailable"
+
+
+def youtube_like_format(format_id: str, vcodec: str, acodec: str, height: int | None, protocol: str = "https") -> dict:
+    return {"format_id": format_id, "url": f"https://media.invalid/{format_id}", "vcodec": vcodec, "acodec": acodec,
+            "height": height, "protocol": protocol, "ext": "webm" if vcodec == "vp9" else "mp4"}
+
+
+@pytest.mark.parametrize(("max_height", "expected"), [(720, "136"), (480, "18"), (240, "18")])
+def test_format_choice_is_one_plain_stream_opencv_can_open(max_height, expected):
+    """yt-dlp's own format selection (offline) on a YouTube-like list of formats."""
+    import yt_dlp
+
+    formats = [youtube_like_format("18", "avc1.42001E", "mp4a.40.2", 360),
+               youtube_like_format("136", "avc1.4d401f", "none", 720),
+               youtube_like_format("137", "avc1.640028", "none", 1080),
+               youtube_like_format("247", "vp9", "none", 720),
+               youtube_like_format("140", "none", "mp4a.40.2", None),
+               youtube_like_format("96", "avc1.640028", "mp4a.40.2", 1080, protocol="m3u8_native")]
+    info = {"id": "clip", "title": "clip", "extractor": "test", "extractor_key": "Test",
+            "webpage_url": "https://video.invalid/clip", "formats": formats}
+    with yt_dlp.YoutubeDL(sources.yt_dlp_options(max_height)) as ydl:
+        chosen = ydl.process_ie_result(info, download=False)
+    assert chosen["format_id"] == expected  # H.264 within the height when there is one; never a merge
+    assert "requested_formats" not in chosen and chosen["url"].endswith(expected)

@@ -105,6 +105,14 @@ def exported(trained, tmp_path_factory):
     return folder / "tiny.json"
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate", "export", "info"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: acting-mirror-model {command}" in capsys.readouterr().out
+
+
 # --- loaders --------------------------------------------------------------------------------------
 
 
@@ -244,6 +252,15 @@ def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, caps
     common = ["--data", fer_csv, "--run-dir", run_dir, *TINY]
     code, out, _ = run_cli(capsys, "train", *common, "--epochs", "1")
     assert code == 0 and "1 epochs" in out
+    # pretend epoch 1 was perfect: no resumed epoch may then replace best.keras
+    log_path = run_dir / "log.csv"
+    with open(log_path, newline="") as log:
+        first_run = list(csv.DictReader(log))
+    first_run[0]["val_accuracy"] = "1.0"
+    with open(log_path, "w", newline="") as log:
+        writer = csv.DictWriter(log, fieldnames=list(first_run[0]))
+        writer.writeheader()
+        writer.writerows(first_run)
     # --epochs on --resume sets a new total; --lr is the saved run's and is ignored, with a note
     code, out, err = run_cli(capsys, "train", *common, "--resume", "--epochs", "2", "--lr", "0.5",
                              "--output", output)
@@ -255,7 +272,8 @@ def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, caps
     assert code == 0 and "2 epochs" in out
 
     with open(run_dir / "log.csv", newline="") as log:
-        assert [int(row["epoch"]) for row in csv.DictReader(log)] == [0, 1]
+        log_rows = list(csv.DictReader(log))
+    assert [int(row["epoch"]) for row in log_rows] == [0, 1]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["epochs"] == 2 and config["learning_rate"] == 1e-3
     assert json.loads((run_dir / "timing.json").read_text())["sessions"] == 3
@@ -263,6 +281,9 @@ def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, caps
     steps_per_epoch = -(-PER_CLASS["Training"] * len(FER_CLASSES) // 16)
     last = keras.models.load_model(run_dir / "last.keras")
     assert int(last.optimizer.iterations.numpy()) == 2 * steps_per_epoch
+    # best.keras is still the one from epoch 1, the best logged
+    best = keras.models.load_model(run_dir / "best.keras")
+    assert int(best.optimizer.iterations.numpy()) == steps_per_epoch
     assert ModelMetadata.load(output.with_suffix(".json")).training["epochs_run"] == 2
 
 

@@ -32,8 +32,9 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", dest="learning_rate", type=float, default=defaults.learning_rate)
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW only")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--epochs", type=int, default=None,
-                   help=f"total epochs (default {defaults.epochs}); with --resume, a new total to extend "
+    # SUPPRESS: absent unless given, so --resume can tell "keep the run's count" from a new total
+    p.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
+                   help=f"total epochs (default: {defaults.epochs}); with --resume, a new total to extend "
                         "or shorten the run (the cosine schedule is stretched to it)")
     p.add_argument("--schedule", choices=("cosine", "plateau", "constant"), default=defaults.schedule,
                    help="cosine: warm-up + cosine decay; plateau: reduce LR x0.1 when val loss stalls")
@@ -57,13 +58,13 @@ def _run_train(args) -> int:
 
     if args.output and Path(args.output).suffix != ".keras":
         raise ValueError(f"--output {args.output}: the model file must end in .keras")
-    defaults = TrainConfig(data="", run_dir="")
+    epochs = getattr(args, "epochs", None)
     augment = [] if args.no_augment else [a for a in args.augment.split(",") if a]
     config = TrainConfig(
         data=args.data, run_dir=args.run_dir, architecture=args.architecture, width=args.width,
         loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, batch_size=args.batch_size,
-        epochs=defaults.epochs if args.epochs is None else args.epochs,
+        epochs=TrainConfig.epochs if epochs is None else epochs,
         schedule=args.schedule, augment=augment, label_smoothing=args.label_smoothing,
         exclude=[c for c in args.exclude.split(",") if c], early_stopping=args.early_stopping,
         plateau_patience=args.plateau_patience, seed=args.seed, threads=args.threads,
@@ -78,9 +79,9 @@ def _run_train(args) -> int:
         if (run_dir / "log.csv").exists():
             done = run_summary(run_dir)["epochs_run"]
             print(f"resuming {run_dir} after epoch {done}" +
-                  (f", to {args.epochs} epochs in total" if args.epochs is not None else ""))
+                  (f", to {epochs} epochs in total" if epochs is not None else ""))
     run_dir = train(config, resume=args.resume, verbose=0 if args.quiet else 2,
-                    epochs=args.epochs if args.resume else None)
+                    epochs=epochs if args.resume else None)
     summary = run_summary(run_dir)
     best = (f", best val accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}"
             if summary["best_epoch"] else "")
@@ -157,7 +158,6 @@ def _run_evaluate(args) -> int:
     print(f"evaluating {metadata.name} ({backend}) on {len(dataset)} {args.split} images", file=sys.stderr)
     results = {"split": args.split,
                **evaluate_model(classifier, dataset, args.batch_size, args.tta, progress=not args.quiet)}
-    results["data"] = str(args.data)
     print(format_results(results))
     if args.json:
         print(f"wrote {write_json(results, args.json)}")
