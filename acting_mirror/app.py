@@ -52,7 +52,8 @@ def build_pipeline(config: Config) -> Pipeline:
     from acting_mirror.model import load_classifier
     from acting_mirror.track import FaceTracker
 
-    classifier = load_classifier(config.model.path, config.model.backend, config.model.threads)
+    classifier = load_classifier(config.model.path, config.model.backend, config.model.threads,
+                                 config.model.quantized)
     detector = FaceDetector(config.detector)
     tracker = FaceTracker.from_config(classifier.labels, config.tracking)
     return Pipeline(detector, classifier, tracker)

@@ -20,7 +20,7 @@ class DetectorConfig:
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_size: int = 40            # smallest face side, in full-resolution pixels
-    detection_width: int = 640    # frames wider than this are shrunk for detection (0: never)
+    detection_width: int = 400    # frames wider than this are shrunk for detection (0: never)
 
     def validate(self) -> None:
         _check(self.scale_factor > 1.0, "detector.scale_factor", "must be > 1.0")
@@ -35,6 +35,7 @@ class ModelConfig:
     path: str = "models/mirror_net.json"  # a model's metadata JSON (or its .keras/.tflite file)
     backend: str = "tflite"               # tflite (LiteRT, no TensorFlow import) or keras
     threads: int = 2
+    quantized: bool = True                # tflite: use the dynamic-range quantised file when the model has one
 
     def validate(self) -> None:
         _check(self.backend in ("tflite", "keras"), "model.backend", "must be tflite or keras")

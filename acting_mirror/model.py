@@ -132,12 +132,16 @@ class KerasClassifier(EmotionClassifier):
         return np.asarray(self._call(batch), dtype=np.float32)
 
 
-def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2) -> EmotionClassifier:
-    """Load the model named by a metadata JSON (or a model file beside one)."""
+def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
+                    quantized: bool = True) -> EmotionClassifier:
+    """Load the model named by a metadata JSON (or a model file beside one). With the
+    tflite backend, `quantized` picks the dynamic-range quantised file when there is one."""
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
     metadata, json_path = load_metadata(path)
     file_name = metadata.files.get(backend)
+    if backend == "tflite" and quantized and metadata.files.get("tflite_dynamic"):
+        file_name = metadata.files["tflite_dynamic"]
     if not file_name:
         raise ModelError(f"model {json_path} has no {backend} file listed in its metadata")
     model_path = json_path.parent / file_name

@@ -169,11 +169,15 @@ def bench_classify(config: Config, crops: np.ndarray, repeats: int) -> dict:
     from acting_mirror.model import load_classifier
 
     results = {}
-    for backend in ("keras", "tflite"):
-        classifier = load_classifier(config.model.path, backend, config.model.threads)
+    variants = (("keras", "keras", False), ("tflite", "tflite", True), ("tflite float32", "tflite", False))
+    for name, backend, quantized in variants:
+        classifier = load_classifier(config.model.path, backend, config.model.threads, quantized)
+        if name == "tflite" and classifier.model_path.name == load_classifier(
+                config.model.path, "tflite", 1, False).model_path.name:
+            name = "tflite (no quantised file)"
         for batch in (1, 20):
             seconds = time_call(lambda c=classifier, b=batch: c.classify(crops[:b]), repeats)
-            results[f"{backend} batch {batch}"] = seconds * 1000 / batch
+            results[f"{name} batch {batch}"] = seconds * 1000 / batch
     return results
 
 
