@@ -127,6 +127,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", help="metadata JSON or model file (default: the app's model, models/mirror_net.json)")
     p.add_argument("--backend", choices=("keras", "tflite"),
                    help="default: tflite when the metadata lists a .tflite file, else keras")
+    p.add_argument("--float32", action="store_true",
+                   help="tflite: run the float32 file even when a dynamic-range quantised one is listed")
     p.add_argument("--json", help="write all results to this JSON file")
     p.add_argument("--tta", action="store_true", help="also report horizontal-flip averaging (separately)")
     p.add_argument("--plot", help="write the normalised confusion matrix to this PNG")
@@ -152,7 +154,7 @@ def _run_evaluate(args) -> int:
         raise ValueError("--batch-size and --threads must be positive")
     metadata, json_path = load_metadata(_model_path(args))
     backend = args.backend or ("tflite" if "tflite" in metadata.files else "keras")
-    classifier = load_classifier(json_path, backend, threads=args.threads)
+    classifier = load_classifier(json_path, backend, threads=args.threads, quantized=not args.float32)
     print(f"loading {args.split} from {args.data}", file=sys.stderr)
     dataset = load_split(args.data, args.split)
     print(f"evaluating {metadata.name} ({backend}) on {len(dataset)} {args.split} images", file=sys.stderr)

@@ -134,6 +134,7 @@ def evaluate_model(classifier, dataset: Dataset, batch_size: int = 256, tta: boo
     results = {
         "model": classifier.metadata.name,
         "backend": classifier.backend,
+        "model_file": classifier.model_path.name,
         "data": matched.source,
         **classification_metrics(matched.labels, probabilities.argmax(axis=1), classifier.labels),
         "dropped_rows": dropped,
@@ -154,6 +155,7 @@ def headline(results: dict) -> dict:
         "macro_f1": round(results["macro"]["f1"], 4),
         "recall": {name: round(m["recall"], 4) for name, m in results["per_class"].items()},
         "backend": results.get("backend"),
+        "model_file": results.get("model_file"),
         "data": Path(results["data"]).name if results.get("data") else None,
         "date": datetime.date.today().isoformat(),
     }
