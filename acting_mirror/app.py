@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -203,7 +203,7 @@ class MirrorApp:
         # with windows open a file plays at its own frame rate, never faster; headless it runs flat out
         self.pace = (windows is not None and not self.live and not self.source_is_image) if pace is None else pace
         self._play_start = 0.0
-        self._pause_offset = 0.0
+        self._clock_offset = 0.0  # how long the file's clock stood still: pauses, frames shown late
         self.timeline = Timeline(pipeline.labels)
         self.view = ViewState(config.display.details, config.display.graph, config.display.rectangles)
         self.fps_meter = FpsMeter(clock=clock)
@@ -214,7 +214,6 @@ class MirrorApp:
             self.player = CuePlayer(script, manual=self.live)
         self.graph = None
         self.summary = RunSummary()
-        self._last_shown: np.ndarray | None = None
         self._last_result: FrameResult | None = None
 
     # -- the loop -------------------------------------------------------
@@ -246,7 +245,6 @@ class MirrorApp:
         if self.video is not None:
             self.video.write(shown)
         self.summary.frames += 1
-        self._last_shown = shown
         if self.progress is not None:
             self.progress.update(1)
         return shown
@@ -260,7 +258,7 @@ class MirrorApp:
     def _interact(self, frame: Frame, shown: np.ndarray) -> bool:
         """Show the windows, react to keys, pace file playback; False = stop."""
         self._show(shown)
-        deadline = self._play_start + self._pause_offset + frame.time_s if self.pace else None
+        deadline = self._play_start + self._clock_offset + frame.time_s if self.pace else None
         pause_started = None
         while True:
             wait_ms = 1 if deadline is None else int((deadline - self.clock()) * 1000)
@@ -279,10 +277,17 @@ class MirrorApp:
                 continue  # paused, or a photo that stays up until the user quits
             if pause_started is not None:  # resumed: the file's clock resumes where it stopped
                 paused_for = self.clock() - pause_started
-                self._pause_offset += paused_for
+                self._clock_offset += paused_for
                 deadline = deadline + paused_for if deadline is not None else None
                 pause_started = None
-            if deadline is None or self.clock() >= deadline:
+            if deadline is None:
+                return True
+            late_s = self.clock() - deadline
+            if late_s >= 0:
+                if late_s > 1.0 / self.source.fps:
+                    # behind by more than a frame (a slow frame, a busy machine): the file's clock waits
+                    # for us, so the frames after it keep their spacing instead of rushing to catch up
+                    self._clock_offset += late_s
                 return True
 
     def _apply(self, action: str, frame: Frame) -> None:
@@ -299,16 +304,18 @@ class MirrorApp:
             self.view.graph = not self.view.graph
         elif action == "toggle_rectangles":
             self.view.rectangles = not self.view.rectangles
-        elif action == "snapshot" and self._last_shown is not None:
-            path = save_snapshot(self._last_shown, self.config.output.snapshot_dir)
+        elif action == "snapshot" and self._last_result is not None:
+            # the picture as it looks now (keys pressed since the frame count), without the PAUSED line
+            path = save_snapshot(self._rerender(frame, status_line=False), self.config.output.snapshot_dir)
             self.summary.snapshots.append(str(path))
             self.log(f"snapshot saved: {path}")
         elif action in ("next_cue", "prev_cue") and self.player is not None and self.live:
             (self.player.next if action == "next_cue" else self.player.previous)(frame.time_s)
 
-    def _rerender(self, frame: Frame) -> np.ndarray:
+    def _rerender(self, frame: Frame, status_line: bool = True) -> np.ndarray:
         result = self._last_result
-        return render_main(frame.image, result, self.view, self.fps_meter.fps, self._cue_status(result))
+        view = self.view if status_line else replace(self.view, paused=False)
+        return render_main(frame.image, result, view, self.fps_meter.fps, self._cue_status(result))
 
     def _show(self, shown: np.ndarray) -> None:
         from acting_mirror.render.details import details_canvas

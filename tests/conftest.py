@@ -31,7 +31,9 @@ def xvfb_server() -> Iterator[str]:
     if binary is None:
         pytest.skip("Xvfb is not installed (Debian: apt-get install xvfb xdotool x11-utils)")
     read_end, write_end = os.pipe()
-    process = subprocess.Popen([binary, "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
+    # -noreset: without it the server resets whenever its last client (often an xdotool call) leaves,
+    # and a client connecting during the reset makes Qt abort the whole test process
+    process = subprocess.Popen([binary, "-displayfd", str(write_end), "-noreset", "-screen", "0", "1280x1024x24",
                                 "-nolisten", "tcp"], pass_fds=(write_end,),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     os.close(write_end)

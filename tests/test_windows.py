@@ -1,21 +1,16 @@
 """Real HighGUI windows on a private Xvfb, driven with xdotool like a user would.
 
-The opencv-python wheel's HighGUI is Qt (xcb only). Without a window manager, a user's
-"close" is what a window manager would send: a WM_DELETE_WINDOW client message, which
-`close_window` sends through libX11. (`xdotool windowclose` destroys the X window
-behind Qt's back, which Qt never notices; `xdotool windowkill` kills the whole client.)
+The opencv-python wheel's HighGUI is Qt (xcb only). A user's "close" is sent as a
+window manager would send it (see xutil.close_window).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import shutil
-import subprocess
 import time
 
 import numpy as np
 import pytest
+from xutil import close_window, require_xdotool, visible_windows, window_geometry, xdotool
 
 from acting_mirror.demo import synth_frames
 from acting_mirror.sinks import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW, WindowSink, display_available
@@ -27,8 +22,7 @@ SIZE = (320, 240)
 
 @pytest.fixture
 def windows(xvfb_display):
-    if shutil.which("xdotool") is None:
-        pytest.skip("xdotool is not installed (Debian: apt-get install xdotool)")
+    require_xdotool()
     sink = WindowSink()
     yield sink
     sink.close_all()
@@ -38,16 +32,6 @@ def face() -> np.ndarray:
     return next(synth_frames("one", 1, SIZE))
 
 
-def xdotool(*args: str) -> str:
-    result = subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=10)
-    return result.stdout.strip()
-
-
-def visible_windows(title: str) -> list[str]:
-    """X ids of the mapped windows whose name is exactly `title`."""
-    return xdotool("search", "--onlyvisible", "--name", f"^{title}$").split()
-
-
 def poll_until(sink: WindowSink, condition, timeout_s: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -55,45 +39,6 @@ def poll_until(sink: WindowSink, condition, timeout_s: float = 5.0) -> bool:
         if condition():
             return True
     return False
-
-
-class _XClientMessageEvent(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
-                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
-                ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
-
-
-class _XEvent(ctypes.Union):
-    _fields_ = [("xclient", _XClientMessageEvent), ("pad", ctypes.c_long * 24)]
-
-
-def close_window(window_id: int, display_name: str) -> None:
-    """Ask a window to close as a window manager would (WM_PROTOCOLS / WM_DELETE_WINDOW)."""
-    library = ctypes.util.find_library("X11")
-    if library is None:
-        pytest.skip("libX11 not found")
-    x11 = ctypes.CDLL(library)
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x11.XInternAtom.restype = ctypes.c_ulong
-    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
-                               ctypes.POINTER(_XEvent)]
-    x11.XFlush.argtypes = [ctypes.c_void_p]
-    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    display = x11.XOpenDisplay(display_name.encode())
-    assert display, f"cannot open X display {display_name}"
-    try:
-        event = _XEvent()
-        event.xclient.type = 33  # ClientMessage
-        event.xclient.window = window_id
-        event.xclient.message_type = x11.XInternAtom(display, b"WM_PROTOCOLS", 0)
-        event.xclient.format = 32
-        event.xclient.data[0] = x11.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
-        assert x11.XSendEvent(display, window_id, 0, 0, ctypes.byref(event))
-        x11.XFlush(display)
-    finally:
-        x11.XCloseDisplay(display)
 
 
 def test_display_detection(xvfb_display, monkeypatch):
@@ -119,9 +64,8 @@ def test_windows_open_with_their_exact_titles(windows):
 
 
 def window_x_and_width(title: str) -> tuple[int, int]:
-    geometry = xdotool("getwindowgeometry", "--shell", visible_windows(title)[0])
-    values = dict(line.split("=", 1) for line in geometry.splitlines())
-    return int(values["X"]), int(values["WIDTH"])
+    x, _, width, _ = window_geometry(visible_windows(title)[0])
+    return x, width
 
 
 KEYS = [("q", "quit"), ("Escape", "quit"), ("shift+q", "quit"), ("space", "pause"), ("d", "toggle_details"),
