@@ -165,21 +165,9 @@ def load_config(path: str | Path | None) -> Config:
     """Load a YAML config (None: built-in defaults)."""
     if path is None:
         return Config().validate()
-    import yaml
+    from acting_mirror.yamlfile import load_yaml_file
 
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"config file {path} cannot be read ({error})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    data = load_yaml_file(path, "config file", ConfigError)
     try:
         return config_from_dict(data)
     except ConfigError as error:

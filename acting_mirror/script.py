@@ -59,23 +59,10 @@ class Script:
 # -- loading -----------------------------------------------------------------
 def load_script(path: str | Path, labels: Sequence[str]) -> Script:
     """Read and validate a YAML script; emotions must be among `labels`."""
-    import yaml
+    from acting_mirror.yamlfile import load_yaml_file
 
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScriptError(f"script file {path} not found") from None
-    except IsADirectoryError:
-        raise ScriptError(f"script file {path} is a directory") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScriptError(f"script file {path} cannot be read ({error})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ScriptError(f"script file {path} is not valid YAML{where}") from None
+    data = load_yaml_file(path, "script file", ScriptError)
     return parse_script(data, labels, where=path.name, default_title=path.stem)
 
 

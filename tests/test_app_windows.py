@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from videos import read_video
 from xutil import close_window, press, require_xdotool, visible_windows, wait_until, x_connection, xdotool
 
 from acting_mirror import demo
@@ -73,20 +74,6 @@ def write_numbered_clip(path: Path, count: int, fps: float) -> Path:
         writer.write(stamp_frame_number(image, number))
     writer.release()
     return path
-
-
-def read_frames(path: Path) -> tuple[list[np.ndarray], float]:
-    capture = cv2.VideoCapture(str(path))
-    assert capture.isOpened(), f"{path} is not a playable video"
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    return frames, fps
 
 
 def has_boxes(shown: np.ndarray, source: np.ndarray) -> bool:
@@ -238,8 +225,8 @@ def test_keys_drive_a_video_run(display, start_cli, clips, tmp_path):
     assert [Path(path).name for path in summary["snapshots"]] == [path.name for path in (first, second, third, fourth)]
 
     # the video holds every frame processed, in order, boxed up to the pause and not after it
-    frames, fps = read_frames(tmp_path / "w.avi")
-    source, _ = read_frames(clips["numbered"])
+    frames, fps = read_video(tmp_path / "w.avi")[:2]
+    source, _ = read_video(clips["numbered"])[:2]
     assert len(frames) == summary["frames"] == summary["video_frames"]
     assert fps == CLIP_FPS
     assert [frame_number(frame) for frame in frames] == list(range(len(frames)))
@@ -261,7 +248,7 @@ def test_closing_the_main_window_ends_the_run(display, start_cli, clips, tmp_pat
     assert process.returncode == 0, stderr
     summary = reported(stdout)
     assert summary["stopped_by"] == "window closed"
-    frames, _ = read_frames(tmp_path / "w.avi")
+    frames, _ = read_video(tmp_path / "w.avi")[:2]
     assert 0 < len(frames) == summary["frames"] == summary["video_frames"] < CLIP_FRAMES
     assert all(visible_windows(title) == [] for title in TITLES)
 
@@ -281,7 +268,7 @@ def test_a_file_plays_at_its_own_rate_with_windows(start_cli, clips, tmp_path):
     assert (count - 1) / fps - 0.1 <= windowed["seconds"] <= wall
     assert headless["seconds"] < 0.5 * (count - 1) / fps  # headless runs flat out
     for name in ("w.avi", "h.avi"):
-        frames, video_fps = read_frames(tmp_path / name)
+        frames, video_fps = read_video(tmp_path / name)[:2]
         assert (len(frames), video_fps) == (count, fps)
 
 
@@ -420,7 +407,7 @@ def test_camera_scene_started_and_moved_through_with_keys(display, tmp_path):
     assert report["cues"][0]["frames"] > 0 and report["cues"][1]["frames"] > 0 and report["cues"][2]["frames"] == 0
 
     # the video shows the cue band (darkened bottom rows) exactly from the frame after space
-    frames, _ = read_frames(tmp_path / "camera.avi")
+    frames, _ = read_video(tmp_path / "camera.avi")[:2]
     assert len(frames) == summary.frames == summary.output_frames == len(times)
     band = [float(np.median(frame[-3:])) < 75 for frame in frames]
     assert band == [bool(t > first_start) for t in times]

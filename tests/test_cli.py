@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from videos import read_video
 
 from acting_mirror import demo
 
@@ -30,17 +31,7 @@ def run_cli(*args: str, cwd: Path, timeout: float = 180, env: dict | None = None
 
 
 def video_info(path: Path) -> tuple[int, tuple[int, int], float, list[np.ndarray]]:
-    capture = cv2.VideoCapture(str(path))
-    assert capture.isOpened(), f"{path} is not a playable video"
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
+    frames, fps, size = read_video(path)
     return len(frames), size, fps, frames
 
 

@@ -8,26 +8,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from videos import read_video
 
 from acting_mirror.demo import synth_frames
 from acting_mirror.sinks import SinkError, VideoSink, WindowSink, display_available, save_snapshot
 
 SIZE = (160, 120)
-
-
-def read_back(path) -> tuple[list[np.ndarray], float, tuple[int, int]]:
-    capture = cv2.VideoCapture(str(path))
-    assert capture.isOpened(), f"{path} is not readable"
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames, fps, size
 
 
 def test_video_sink_writes_a_file_opencv_reads_back(tmp_path):
@@ -40,7 +26,7 @@ def test_video_sink_writes_a_file_opencv_reads_back(tmp_path):
     sink.close()
     sink.close()  # idempotent
     assert sink.frames_written == 15 and sink.frame_size == SIZE
-    frames, fps, size = read_back(path)
+    frames, fps, size = read_video(path)
     assert len(frames) == 15 and size == SIZE and fps == pytest.approx(12.5)
     for frame, image in zip(frames, images, strict=True):
         assert np.abs(frame.astype(int) - image).mean() < 6  # MJPG is lossy, but these are our frames
@@ -53,7 +39,7 @@ def test_an_interrupted_run_leaves_a_playable_file(tmp_path):
             if index == 7:
                 raise KeyboardInterrupt  # Ctrl-C in the middle of the run
             sink.write(image)
-    frames, fps, size = read_back(path)
+    frames, fps, size = read_video(path)
     assert len(frames) == 7 and size == SIZE and fps == pytest.approx(10.0)
 
 
@@ -63,7 +49,7 @@ def test_fps_can_be_set_until_the_first_frame(tmp_path):
         sink.fps = 17.0  # e.g. a camera's measured rate, known only after it ran a while
         for image in synth_frames("one", 3, SIZE):
             sink.write(image)
-    assert read_back(path)[1] == pytest.approx(17.0)
+    assert read_video(path)[1] == pytest.approx(17.0)
 
 
 def test_frames_of_another_size_or_gray_are_fitted_to_the_video(tmp_path):
@@ -73,7 +59,7 @@ def test_frames_of_another_size_or_gray_are_fitted_to_the_video(tmp_path):
         sink.write(first)
         sink.write(cv2.resize(second, (320, 240)))
         sink.write(cv2.cvtColor(first, cv2.COLOR_BGR2GRAY))
-    frames, _, size = read_back(path)
+    frames, _, size = read_video(path)
     assert len(frames) == 3 and size == SIZE
 
 
