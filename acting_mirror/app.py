@@ -15,11 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.config import Config
+from acting_mirror.sinks import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW
 from acting_mirror.types import Frame, FrameResult
-
-MAIN_WINDOW = "Acting Mirror"
-DETAILS_WINDOW = "Emotions for Person 0"
-GRAPH_WINDOW = "Graph for Person 0"
 
 
 class Pipeline:
@@ -357,8 +354,7 @@ class MirrorApp:
             self.windows.show(GRAPH_WINDOW, self.graph.image(self._graph_data(), force=True))
         self.summary.person0_share = self.timeline.emotion_share(0)
         self.summary.person0_frames = self.timeline.face_frames(0)
-        self.summary.faces_seen = self.pipeline.tracker.tracks_started if hasattr(
-            self.pipeline.tracker, "tracks_started") else self.summary.faces_seen
+        self.summary.faces_seen = self.pipeline.tracker.tracks_started
         if self.config.output.report_dir:
             from acting_mirror.report import write_report
 

@@ -178,7 +178,8 @@ def _make_video(source, config):
 def _run_image(source, pipeline, config, args) -> int:
     import cv2
 
-    from acting_mirror.app import MAIN_WINDOW, ViewState, render_main
+    from acting_mirror.app import ViewState, render_main
+    from acting_mirror.sinks import MAIN_WINDOW
 
     frame = next(iter(source))
     result = pipeline.process(frame)

@@ -24,8 +24,9 @@ SIZE = (320, 240)
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    environment.pop("DISPLAY", None) if env is None or "DISPLAY" not in env else None
+    # headless unless the test gives a display
+    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3",
+                   **(env or {})}
     return subprocess.run([sys.executable, "-m", "acting_mirror", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=environment)
 
