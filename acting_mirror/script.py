@@ -241,12 +241,19 @@ class CuePlayer:
         if self.manual:
             self._rebase(now_s, now_s)
 
-    def next(self, now_s: float) -> None:
-        """n: the next cue starts now; after the last cue, the scene ends."""
+    def _in_scene(self, now_s: float) -> bool:
+        """Whether n / p should move within a running scene: they do nothing for a file,
+        and before space they start the scene at cue 1."""
         if not self.manual:
-            return
+            return False
         if not self.started:
             self._jump_to(0, now_s)
+            return False
+        return True
+
+    def next(self, now_s: float) -> None:
+        """n: the next cue starts now; after the last cue, the scene ends."""
+        if not self._in_scene(now_s):
             return
         scene = self.script_time(now_s)
         upcoming = bisect.bisect_right(self._starts, scene)  # first cue that has not started yet
@@ -258,10 +265,7 @@ class CuePlayer:
     def previous(self, now_s: float) -> None:
         """p: back to the cue before the active one (from a pause between cues: the
         one just played); the first cue restarts."""
-        if not self.manual:
-            return
-        if not self.started:
-            self._jump_to(0, now_s)
+        if not self._in_scene(now_s):
             return
         scene = self.script_time(now_s)
         latest = bisect.bisect_right(self._starts, scene) - 1  # the last cue that has started
