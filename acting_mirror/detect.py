@@ -49,8 +49,11 @@ class FaceDetector:
 
         self.config = config
         path = find_cascade(config.cascade)
-        self._cascade = cv2.CascadeClassifier(str(path))
-        if self._cascade.empty():
+        try:
+            self._cascade = cv2.CascadeClassifier(str(path))
+        except (cv2.error, SystemError):  # OpenCV raises on some malformed XML instead of staying empty
+            self._cascade = None
+        if self._cascade is None or self._cascade.empty():
             raise DetectorError(f"face cascade {path} could not be loaded (not a cascade XML file?)")
         self.cascade_path = path
 
