@@ -195,8 +195,8 @@ class MirrorApp:
         self.progress = progress
         self.log = log
         self.clock = clock
-        self.live = bool(getattr(source, "live", False))
-        self.source_is_image = bool(getattr(source, "is_image", False))
+        self.live = source.live
+        self.source_is_image = source.is_image
         # with windows open a file plays at its own frame rate, never faster; headless it runs flat out
         self.pace = (windows is not None and not self.live and not self.source_is_image) if pace is None else pace
         self._play_start = 0.0
@@ -212,6 +212,7 @@ class MirrorApp:
         self.graph = None
         self.summary = RunSummary()
         self._last_result: FrameResult | None = None
+        self._last_status = None  # the active cue's status for the last frame (None without a cue)
 
     # -- the loop -------------------------------------------------------
     def run(self) -> RunSummary:
@@ -238,7 +239,8 @@ class MirrorApp:
         self.timeline.add(result)
         self._last_result = result
         fps = self.fps_meter.tick()
-        shown = render_main(frame.image, result, self.view, fps, self._cue_status(result))
+        self._last_status = self._cue_status(result)
+        shown = render_main(frame.image, result, self.view, fps, self._last_status)
         if self.video is not None:
             self.video.write(shown)
         self.summary.frames += 1
@@ -311,8 +313,9 @@ class MirrorApp:
 
     def _rerender(self, frame: Frame, status_line: bool = True) -> np.ndarray:
         result = self._last_result
+        self._last_status = self._cue_status(result)  # a key (n, p, space) may have moved the cue
         view = self.view if status_line else replace(self.view, paused=False)
-        return render_main(frame.image, result, view, self.fps_meter.fps, self._cue_status(result))
+        return render_main(frame.image, result, view, self.fps_meter.fps, self._last_status)
 
     def _show(self, shown: np.ndarray) -> None:
         from acting_mirror.render.details import details_canvas
@@ -320,9 +323,8 @@ class MirrorApp:
 
         self.windows.show(MAIN_WINDOW, shown)
         person = self._last_result.person(0) if self._last_result else None
-        status = self._cue_status(self._last_result) if self._last_result and self.player else None
         if self.view.details:
-            targets = status.cue.targets if status is not None else ()
+            targets = self._last_status.cue.targets if self._last_status is not None else ()
             canvas = details_canvas(person.probabilities if person else None, self.pipeline.labels, targets)
             self.windows.show(DETAILS_WINDOW, canvas)
         else:

@@ -139,7 +139,7 @@ def run(args) -> int:
     source = open_source(args, config, _log)
     windows = video = progress = None
     try:
-        if getattr(source, "is_image", False):
+        if source.is_image:
             return _run_image(source, pipeline, config, args)
         if config.output.video:
             video = _make_video(source, config)
@@ -170,7 +170,7 @@ def _make_video(source, config):
     from acting_mirror.sinks import VideoSink
 
     path, codec = config.output.video, config.output.codec
-    if getattr(source, "live", False):
+    if source.live:
         return LiveRateVideo(lambda fps: VideoSink(path, fps, codec))
     return VideoSink(path, source.fps, codec)
 

@@ -178,9 +178,9 @@ def _class_names(excluded: list[str]) -> tuple[list[int], list[str]]:
 def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str]]:
     splits = load_dataset(config.data, (config.train_split, config.val_split))
     train, val = splits[config.train_split], splits[config.val_split]
-    kept, names = _class_names(config.exclude)
+    _, names = _class_names(config.exclude)
     if config.exclude:
-        excluded = tuple(i for i in range(len(FER_CLASSES)) if i not in kept)
+        excluded = tuple(class_index(name) for name in config.exclude)
         train, _ = remap_excluding(train, excluded)
         val, _ = remap_excluding(val, excluded)
     if len(train) == 0 or len(val) == 0:
