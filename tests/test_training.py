@@ -243,6 +243,10 @@ def test_train_writes_run_and_output_model(trained):
     assert model.output_shape == (None, 7)
     assert metadata.training["epochs_run"] == 1
     assert metadata.training["config"]["width"] == 0.25
+    epoch_seconds = json.loads((run_dir / "epoch_seconds.json").read_text())
+    assert list(epoch_seconds) == ["0"] and epoch_seconds["0"] > 0
+    assert metadata.training["train_seconds"] == pytest.approx(epoch_seconds["0"], abs=0.1)
+    assert "initialized_from" not in metadata.training
 
 
 def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, capsys):
@@ -511,3 +515,57 @@ def test_info_shows_the_metadata(exported, capsys):
     assert "epochs_run: 1" in out
     code, out, _ = run_cli(capsys, "info", "--model", exported, "--json")
     assert json.loads(out) == json.loads(exported.read_text())
+
+
+def trainable_arrays(model) -> list[np.ndarray]:
+    return [np.asarray(v) for v in model.trainable_weights]
+
+
+def test_init_from_starts_from_the_given_weights(trained, fer_csv, tmp_path, capsys):
+    import keras
+
+    source = keras.models.load_model(trained[1].with_suffix(".keras"), compile=False)
+    # a learning rate too small to move anything: what comes out is what went in
+    frozen = ["--data", fer_csv, "--epochs", "1", "--lr", "1e-12", "--schedule", "constant", *TINY]
+    assert run_cli(capsys, "train", "--run-dir", tmp_path / "fine", "--init-from", trained[1].with_suffix(".keras"),
+                   "--output", tmp_path / "fine.keras", *frozen)[0] == 0
+    assert run_cli(capsys, "train", "--run-dir", tmp_path / "fresh", *frozen)[0] == 0
+    fine = keras.models.load_model(tmp_path / "fine" / "last.keras", compile=False)
+    fresh = keras.models.load_model(tmp_path / "fresh" / "last.keras", compile=False)
+    for before, after in zip(trainable_arrays(source), trainable_arrays(fine), strict=True):
+        np.testing.assert_allclose(after, before, atol=1e-6)
+    # the fine-tuned model's metadata names where it started and how that was trained
+    parent = ModelMetadata.load(tmp_path / "fine.json").training["initialized_from"]
+    assert parent["name"] == "tiny" and parent["training"]["epochs_run"] == 1
+    assert not all(np.allclose(a, b, atol=1e-3)
+                   for a, b in zip(trainable_arrays(source), trainable_arrays(fresh), strict=True))
+    # a model of another shape is refused in one line
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "wide", "--init-from",
+                           trained[1].with_suffix(".keras"), *TINY[:2], "--width", "0.5", *TINY[4:])
+    assert_one_line_error(code, err, "--init-from", "do not match")
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "none", "--init-from",
+                           tmp_path / "missing.keras", *TINY)
+    assert_one_line_error(code, err, "missing.keras")
+
+
+def test_ema_validates_and_saves_the_averaged_weights(trained, fer_csv, rows, tmp_path, capsys):
+    import keras
+
+    start = ["--data", fer_csv, "--epochs", "2", "--lr", "0.01", "--schedule", "constant",
+             "--init-from", trained[1].with_suffix(".keras"), *TINY]
+    assert run_cli(capsys, "train", "--run-dir", tmp_path / "ema", "--ema", "0.9", *start)[0] == 0
+    assert run_cli(capsys, "train", "--run-dir", tmp_path / "raw", *start)[0] == 0
+    averaged = keras.models.load_model(tmp_path / "ema" / "last.keras", compile=False)
+    raw = keras.models.load_model(tmp_path / "raw" / "last.keras", compile=False)
+    # same start, same seed, same steps: only the averaging tells the two apart
+    pairs = zip(trainable_arrays(averaged), trainable_arrays(raw), strict=True)
+    assert not all(np.allclose(a, b, atol=1e-4) for a, b in pairs)
+    # what was saved is what was validated: the logged accuracy is the saved model's
+    with open(tmp_path / "ema" / "log.csv", newline="") as log:
+        logged = float(list(csv.DictReader(log))[-1]["val_accuracy"])
+    val = [(label, crop) for label, crop, split in rows if split == "PublicTest"]
+    x = np.stack([crop for _, crop in val]).astype(np.float32)[..., None] / 127.5 - 1
+    predicted = averaged.predict(x, verbose=0).argmax(axis=1)
+    assert np.mean(predicted == np.array([label for label, _ in val])) == pytest.approx(logged, abs=1e-6)
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "bad", "--ema", "1.5", *TINY)
+    assert_one_line_error(code, err, "ema")

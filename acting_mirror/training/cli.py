@@ -46,6 +46,11 @@ def _add_train(sub) -> None:
                         "horizontal flip")
     p.add_argument("--no-augment", action="store_true", help="no augmentation at all")
     p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    p.add_argument("--init-from", default=defaults.init_from,
+                   help="start from this .keras model's weights (same architecture and width): fine-tuning")
+    p.add_argument("--ema", type=float, default=defaults.ema,
+                   help="keep a moving average of the weights with this momentum (e.g. 0.999) and "
+                        "validate and save the average (0: off)")
     p.add_argument("--exclude", default="", help="comma list of classes to leave out, e.g. disgust")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=defaults.threads, help="TensorFlow threads (0: all cores)")
@@ -68,6 +73,7 @@ def _run_train(args) -> int:
         schedule=args.schedule, augment=augment, label_smoothing=args.label_smoothing,
         exclude=[c for c in args.exclude.split(",") if c], early_stopping=args.early_stopping,
         plateau_patience=args.plateau_patience, seed=args.seed, threads=args.threads,
+        init_from=args.init_from, ema=args.ema,
     )
     if args.resume:
         ignored = _ignored_on_resume(args, config)

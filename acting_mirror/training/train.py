@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -60,6 +61,8 @@ class TrainConfig:
     train_split: str = "Training"
     val_split: str = "PublicTest"
     threads: int = 0                  # 0 = TensorFlow's default
+    init_from: str = ""               # a .keras model of the same architecture to start from
+    ema: float = 0.0                  # momentum of the weights' moving average (0 = off)
 
     def validate(self) -> None:
         from acting_mirror.training.architectures import ARCHITECTURES
@@ -77,6 +80,10 @@ class TrainConfig:
                 raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}")
         for name in self.exclude:
             class_index(name)
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema momentum {self.ema} must be in [0, 1)")
+        if self.init_from and not Path(self.init_from).expanduser().is_file():
+            raise FileNotFoundError(f"--init-from {self.init_from}: no such model file")
         if self.width <= 0 or self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("width, epochs, batch size and learning rate must be positive")
 
@@ -162,11 +169,25 @@ def _loss(config: TrainConfig):
 def _optimizer(config: TrainConfig):
     import keras
 
+    # Polyak averaging of the weights: validation and checkpoints see the average
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True)
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True, **ema)
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay or 1e-4)
-    return keras.optimizers.Adam(config.learning_rate)
+        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay or 1e-4, **ema)
+    return keras.optimizers.Adam(config.learning_rate, **ema)
+
+
+def _start_weights(model, init_from: str) -> None:
+    """Fine-tuning: copy the weights of an earlier model of the same shape."""
+    import keras
+
+    source = keras.models.load_model(Path(init_from).expanduser(), compile=False)
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as error:
+        raise ValueError(f"--init-from {init_from}: its layers do not match this architecture and width "
+                         f"({error})") from None
 
 
 def _class_names(excluded: list[str]) -> tuple[list[int], list[str]]:
@@ -212,6 +233,10 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume or choose another --run-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
+    parent_metadata = Path(config.init_from).expanduser().with_suffix(".json") if config.init_from else None
+    if not resume and parent_metadata and parent_metadata.is_file():
+        # kept with the run: the packaged model's metadata tells what it was fine-tuned from
+        shutil.copy(parent_metadata, run_dir / "init_from.json")
 
     configure_tensorflow(config.threads, config.seed)
     import keras
@@ -225,15 +250,21 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed)
 
     model = build(config.architecture, num_classes=num_classes, width=config.width)
+    if config.init_from:
+        _start_weights(model, config.init_from)  # on resume the backup's weights replace these
     model.compile(optimizer=_optimizer(config), loss=_loss(config), metrics=["accuracy"])
     callbacks = [
+        # the backup holds the raw weights (and the optimizer's average); the swap after it
+        # puts the averaged weights in place for validation and the checkpoints below
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []),
         keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
         # on resume, best.keras is replaced only by an epoch better than the best logged so far
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
                                         mode="max", save_best_only=True,
                                         initial_value_threshold=run_summary(run_dir)["best_val_accuracy"]),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
+        _epoch_timer(run_dir / "epoch_seconds.json"),
         keras.callbacks.TerminateOnNaN(),
     ]
     if config.schedule == "plateau":
@@ -259,6 +290,23 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     return run_dir
 
 
+def _epoch_timer(path: Path):
+    """Seconds per finished epoch, by epoch number: a run's time survives being killed and resumed."""
+    import keras
+
+    started = {}
+
+    def begin(epoch, logs=None):
+        started[epoch] = time.time()
+
+    def end(epoch, logs=None):
+        seconds = json.loads(path.read_text()) if path.exists() else {}
+        seconds[str(epoch)] = round(time.time() - started[epoch], 2)
+        path.write_text(json.dumps(seconds) + "\n")
+
+    return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+
+
 def run_summary(run_dir: Path) -> dict:
     """Epochs done, best validation accuracy and training time from a run's files."""
     import csv
@@ -269,6 +317,9 @@ def run_summary(run_dir: Path) -> dict:
             rows = list(csv.DictReader(log))
     best = max(rows, key=lambda r: float(r["val_accuracy"])) if rows else None
     timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
+    epoch_seconds = run_dir / "epoch_seconds.json"
+    if epoch_seconds.exists():  # per epoch, so epochs of a killed session count too
+        timing["seconds"] = sum(json.loads(epoch_seconds.read_text()).values())
     return {
         "epochs_run": len(rows),
         "best_epoch": int(best["epoch"]) + 1 if best else None,
@@ -308,10 +359,25 @@ def package_model(run_dir: str | Path, output: str | Path, name: str | None = No
             "config": {k: v for k, v in asdict(config).items() if k not in ("data", "run_dir", "threads")},
             **run_summary(run_dir),
             "machine": f"{platform.machine()} {os.cpu_count()} cores",
+            **_parent_training(run_dir),
         },
     )
     metadata.save(output.with_suffix(".json"))
     return metadata
+
+
+def _parent_training(run_dir: Path) -> dict:
+    """For a fine-tuned model: the model it started from, and its training."""
+    parent_path = run_dir / "init_from.json"
+    if not parent_path.is_file():
+        return {}
+    parent = json.loads(parent_path.read_text())
+    training = parent.get("training", {})
+    return {"initialized_from": {
+        "name": parent.get("name"),
+        "evaluation": parent.get("evaluation", {}),
+        "training": training,
+    }}
 
 
 def command_line() -> str:
