@@ -54,9 +54,10 @@ class EmotionClassifier:
 
     backend = ""
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path):
+    def __init__(self, metadata: ModelMetadata, model_path: Path, flip_average: bool = False):
         self.metadata = metadata
         self.model_path = model_path
+        self.flip_average = flip_average
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -66,15 +67,22 @@ class EmotionClassifier:
     def input_size(self) -> tuple[int, int]:
         return self.metadata.input_size
 
-    def classify(self, crops: np.ndarray) -> np.ndarray:
-        """uint8 crops (N, H, W) -> float32 probabilities (N, len(labels)); one batched call."""
+    def classify(self, crops: np.ndarray, flip_average: bool | None = None) -> np.ndarray:
+        """uint8 crops (N, H, W) -> float32 probabilities (N, len(labels)); one batched call.
+
+        With `flip_average` (default: the classifier's setting) each crop's probabilities
+        are averaged with its mirror image's, in the same call: a face's expression is
+        symmetric enough that the two views disagree mostly on noise."""
         crops = np.asarray(crops)
         if crops.ndim != 3 or crops.shape[1:] != self.input_size:
             raise ValueError(f"expected crops of shape (N, {self.input_size[0]}, {self.input_size[1]}), "
                              f"got {crops.shape}")
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        return self._run(self.metadata.scale_pixels(crops))
+        if not (self.flip_average if flip_average is None else flip_average):
+            return self._run(self.metadata.scale_pixels(crops))
+        both = self._run(self.metadata.scale_pixels(np.concatenate([crops, crops[:, :, ::-1]])))
+        return (both[:len(crops)] + both[len(crops):]) / 2
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -83,8 +91,8 @@ class EmotionClassifier:
 class TFLiteClassifier(EmotionClassifier):
     backend = "tflite"
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2):
-        super().__init__(metadata, model_path)
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, flip_average: bool = False):
+        super().__init__(metadata, model_path, flip_average)
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -111,8 +119,8 @@ class TFLiteClassifier(EmotionClassifier):
 class KerasClassifier(EmotionClassifier):
     backend = "keras"
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2):
-        super().__init__(metadata, model_path)
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, flip_average: bool = False):
+        super().__init__(metadata, model_path, flip_average)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with native_stderr_silenced():
             import keras
@@ -133,9 +141,10 @@ class KerasClassifier(EmotionClassifier):
 
 
 def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
-                    quantized: bool = True) -> EmotionClassifier:
+                    quantized: bool = True, flip_average: bool = False) -> EmotionClassifier:
     """Load the model named by a metadata JSON (or a model file beside one). With the
-    tflite backend, `quantized` picks the dynamic-range quantised file when there is one."""
+    tflite backend, `quantized` picks the dynamic-range quantised file when there is one;
+    `flip_average` makes `classify` average each crop with its mirror image."""
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
     metadata, json_path = load_metadata(path)
@@ -148,4 +157,4 @@ def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
     if not model_path.is_file():
         raise ModelError(f"model file {model_path} not found")
     cls = TFLiteClassifier if backend == "tflite" else KerasClassifier
-    return cls(metadata, model_path, threads=threads)
+    return cls(metadata, model_path, threads=threads, flip_average=flip_average)

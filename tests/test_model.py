@@ -78,6 +78,18 @@ def test_batched_and_one_by_one_give_the_same_probabilities(classifier, crops):
     assert not np.allclose(batched[0], batched[-1])  # different crops, different outputs
 
 
+def test_flip_average_is_the_mean_of_a_crop_and_its_mirror_image(tiny_model, crops, classifier):
+    mirrored = np.ascontiguousarray(crops[:, :, ::-1])
+    expected = (classifier.classify(crops) + classifier.classify(mirrored)) / 2
+    np.testing.assert_allclose(classifier.classify(crops, flip_average=True), expected, atol=1e-5)
+    flipping = load_classifier(tiny_model, classifier.backend, threads=1, flip_average=True)
+    np.testing.assert_allclose(flipping.classify(crops), expected, atol=1e-5)
+    np.testing.assert_allclose(flipping.classify(crops[:1]), expected[:1], atol=1e-5)
+    # the setting can be overridden per call (evaluate reports both)
+    np.testing.assert_allclose(flipping.classify(crops, flip_average=False), classifier.classify(crops), atol=1e-5)
+    assert not np.allclose(expected, classifier.classify(crops), atol=1e-3)
+
+
 def test_classify_rejects_wrong_shapes(classifier, crops):
     for bad in (crops[0], crops[:, :, :47], crops[..., None], np.zeros((2, 64, 64), np.uint8)):
         with pytest.raises(ValueError, match=r"expected crops of shape \(N, 48, 48\)"):

@@ -74,10 +74,10 @@ def predict(classifier, images: np.ndarray, batch_size: int = 256, tta: bool = F
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="evaluating", unit="batch", disable=not progress, leave=False):
         crops = images[start:start + batch_size]
-        probabilities = classifier.classify(crops)
+        probabilities = classifier.classify(crops, flip_average=False)
         plain.append(probabilities)
         if tta:
-            mirrored = classifier.classify(np.ascontiguousarray(crops[:, :, ::-1]))
+            mirrored = classifier.classify(np.ascontiguousarray(crops[:, :, ::-1]), flip_average=False)
             averaged.append((probabilities + mirrored) / 2)
     if not plain:
         raise DatasetError("nothing to evaluate: no images")
