@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_config_path() -> Path | None:
-    from acting_mirror.model import package_root
+    from acting_mirror.paths import package_root
 
     for candidate in (Path("config.yaml"), package_root() / "config.yaml"):
         if candidate.is_file():

@@ -24,7 +24,7 @@ def cascade_search_path(name: str) -> list[Path]:
     haarcascade_files/, then OpenCV's bundled data."""
     import cv2
 
-    from acting_mirror.model import package_root
+    from acting_mirror.paths import package_root
 
     path = Path(name)
     candidates = [path] if path.is_absolute() or path.parent != Path(".") else []

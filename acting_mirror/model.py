@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.metadata import MetadataError, ModelMetadata
+from acting_mirror.paths import package_root
 from acting_mirror.quiet import native_stderr_silenced
 
 BACKENDS = ("tflite", "keras")
@@ -21,11 +22,6 @@ BACKENDS = ("tflite", "keras")
 
 class ModelError(RuntimeError):
     """A model that cannot be found, read or run; the message names the file."""
-
-
-def package_root() -> Path:
-    """The project root (where models/ and haarcascade_files/ live)."""
-    return Path(__file__).resolve().parent.parent
 
 
 def resolve_metadata_path(path: str | Path) -> Path:

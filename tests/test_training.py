@@ -418,6 +418,16 @@ def test_evaluate_function_and_metadata_update(exported, fer_csv, tmp_path):
     assert stored["backend"] == "tflite"
     assert stored["data"] == "fer_tiny.csv"
     assert ModelMetadata.load(json_path).files == ModelMetadata.load(exported).files
+    # a second backend on the same split adds its line and becomes the headline
+    keras_results = evaluate_model(load_classifier(json_path, "keras", threads=1), data, batch_size=5, tta=True)
+    update_metadata_evaluation(json_path, "PublicTest", keras_results)
+    stored = ModelMetadata.load(json_path).evaluation["PublicTest"]
+    assert stored["backend"] == "keras" and stored["tta_accuracy"] == round(keras_results["tta"]["accuracy"], 4)
+    assert stored["by_file"] == {
+        "tiny_dynamic.tflite": {"backend": "tflite", "accuracy": round(results["accuracy"], 4), "n": len(data)},
+        "tiny.keras": {"backend": "keras", "accuracy": round(keras_results["accuracy"], 4),
+                       "tta_accuracy": round(keras_results["tta"]["accuracy"], 4), "n": len(data)},
+    }
 
 
 def test_evaluate_errors_are_one_line(trained, fer_csv, tmp_path, capsys):

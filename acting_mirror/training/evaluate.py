@@ -165,10 +165,17 @@ def headline(results: dict) -> dict:
 
 
 def update_metadata_evaluation(json_path: str | Path, split: str, results: dict) -> ModelMetadata:
-    """Store the headline numbers of `results` under `evaluation[split]` in a metadata JSON."""
+    """Store the headline numbers of `results` under `evaluation[split]` in a metadata JSON.
+
+    The latest evaluation is the headline; `by_file` keeps one line per model file
+    (Keras, float32 and quantised TFLite), so evaluating another backend adds to it."""
     json_path = Path(json_path)
     metadata = ModelMetadata.load(json_path)
-    updated = replace(metadata, evaluation={**metadata.evaluation, split: headline(results)})
+    summary = headline(results)
+    by_file = dict(metadata.evaluation.get(split, {}).get("by_file", {}))
+    by_file[summary["model_file"]] = {key: summary[key] for key in ("backend", "accuracy", "tta_accuracy", "n")
+                                      if key in summary}
+    updated = replace(metadata, evaluation={**metadata.evaluation, split: {**summary, "by_file": by_file}})
     updated.save(json_path)
     return updated
 
