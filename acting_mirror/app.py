@@ -274,9 +274,11 @@ class MirrorApp:
             if self.view.paused or self.source_is_image:
                 pause_started = pause_started if pause_started is not None else self.clock()
                 continue  # paused, or a photo that stays up until the user quits
-            if pause_started is not None:  # resumed: the file's clock resumes where it stopped
+            if pause_started is not None:  # resumed: the file's clock (or the scene's) resumes where it stopped
                 paused_for = self.clock() - pause_started
                 self._clock_offset += paused_for
+                if self.player is not None and self.live:
+                    self.player.resume(paused_for, frame.time_s + paused_for)
                 deadline = deadline + paused_for if deadline is not None else None
                 pause_started = None
             if deadline is None:

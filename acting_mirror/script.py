@@ -277,6 +277,14 @@ class CuePlayer:
             target = latest               # in a pause or after the end: back to the one just played
         self._jump_to(target, now_s)
 
+    def resume(self, paused_s: float, now_s: float) -> None:
+        """The actor paused the mirror for `paused_s` and resumed at `now_s`: the scene
+        stood still meanwhile, so script time picks up where it stopped."""
+        if self.manual and self._bases and paused_s > 0:
+            base = self._bases[-1][1]
+            self._rebase(now_s - paused_s, math.inf)  # during the pause no cue plays
+            self._rebase(now_s, base + paused_s)
+
     def _jump_to(self, index: int, now_s: float) -> None:
         self._rebase(now_s, now_s - self.script.cues[index].start)
 

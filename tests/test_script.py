@@ -176,6 +176,20 @@ def test_manual_player_start_next_previous():
     assert spans[2] == ((103.5, 104.0), (106.1, 106.2))
 
 
+def test_a_pause_stops_the_scene_clock():
+    player = CuePlayer(SCRIPT, manual=True)
+    player.start(100.0)
+    assert player.status(102.0, face("happy")).remaining_s == pytest.approx(1.0)
+    player.resume(10.0, 112.0)                    # paused at 102 for 10 s
+    assert player.active_index(112.0) == 0        # cue 1 goes on where it stopped
+    assert player.status(112.5, face("happy")).remaining_s == pytest.approx(0.5)
+    assert player.active_index(113.0) == 1
+    assert player.played_spans(114.0)[:2] == (((101.0, 102.0), (112.0, 113.0)), ((113.0, 114.0),))
+    file_player = CuePlayer(SCRIPT)
+    file_player.resume(10.0, 12.0)                # a file's clock is the video's: nothing moves
+    assert file_player.active_index(2.0) == 0 and file_player.active_index(12.0) is None
+
+
 def test_manual_next_before_start_starts_at_the_first_cue():
     player = CuePlayer(SCRIPT, manual=True)
     player.next(10.0)
