@@ -26,6 +26,7 @@ from acting_mirror.training.data import (
     load_split,
 )
 from acting_mirror.training.export import face_crops
+from acting_mirror.training.train import AUGMENTATIONS
 
 PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
 # small, fast and single-threaded: the machine is shared with real training runs
@@ -289,6 +290,21 @@ def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, caps
     best = keras.models.load_model(run_dir / "best.keras")
     assert int(best.optimizer.iterations.numpy()) == steps_per_epoch
     assert ModelMetadata.load(output.with_suffix(".json")).training["epochs_run"] == 2
+
+
+@pytest.mark.parametrize("kind", AUGMENTATIONS)
+def test_augmentations_keep_the_pixel_range(kind):
+    from acting_mirror.training.train import build_augmenter, to_model_input
+
+    faces = to_model_input(face_crops(16, seed=4))
+    augmented = np.asarray(build_augmenter([kind], seed=1)(faces, training=True))
+    assert augmented.shape == faces.shape and not np.allclose(augmented, faces)
+    # dark and bright pixels both survive: nothing clips the [-1, 1] input to another range
+    for low, high in ((-1.0, -0.5), (0.5, 1.0)):
+        before = np.mean((faces >= low) & (faces <= high))
+        after = np.mean((augmented >= low - 0.2) & (augmented <= high + 0.2))
+        assert after > 0.5 * before, (kind, low, high, before, after)
+    assert augmented.min() >= -1.3 and augmented.max() <= 1.3
 
 
 def test_train_refuses_bad_runs_and_outputs(fer_csv, tmp_path, capsys):

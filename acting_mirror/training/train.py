@@ -118,7 +118,8 @@ def build_augmenter(kinds: list[str], seed: int):
     if "brightness" in kinds:
         steps += [
             layers.RandomBrightness(0.2, value_range=(-1.0, 1.0), seed=seed),
-            layers.RandomContrast(0.2, seed=seed),
+            # value_range matters: the default (0, 255) clips every negative pixel to 0
+            layers.RandomContrast(0.2, value_range=(-1.0, 1.0), seed=seed),
         ]
     if "blur" in kinds:
         steps.append(layers.RandomGaussianBlur(factor=0.5, kernel_size=3, sigma=1.0,
