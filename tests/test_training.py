@@ -572,6 +572,7 @@ def test_init_from_starts_from_the_given_weights(trained, fer_csv, tmp_path, cap
     code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "none", "--init-from",
                            tmp_path / "missing.keras", *TINY)
     assert_one_line_error(code, err, "missing.keras")
+    assert not (tmp_path / "none").exists()  # refused before the run directory is made
 
 
 def test_ema_validates_and_saves_the_averaged_weights(trained, fer_csv, rows, tmp_path, capsys):

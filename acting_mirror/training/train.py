@@ -82,8 +82,6 @@ class TrainConfig:
             class_index(name)
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema momentum {self.ema} must be in [0, 1)")
-        if self.init_from and not Path(self.init_from).expanduser().is_file():
-            raise FileNotFoundError(f"--init-from {self.init_from}: no such model file")
         if self.width <= 0 or self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("width, epochs, batch size and learning rate must be positive")
 
@@ -232,6 +230,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
         config = TrainConfig(**saved)
     elif (run_dir / "log.csv").exists():
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume or choose another --run-dir")
+    elif config.init_from and not Path(config.init_from).expanduser().is_file():
+        raise FileNotFoundError(f"--init-from {config.init_from}: no such model file")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
     parent_metadata = Path(config.init_from).expanduser().with_suffix(".json") if config.init_from else None
@@ -251,8 +251,9 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed)
 
     model = build(config.architecture, num_classes=num_classes, width=config.width)
-    if config.init_from:
-        _start_weights(model, config.init_from)  # on resume the backup's weights replace these
+    if config.init_from and Path(config.init_from).expanduser().is_file():
+        # on resume the backup's weights replace these (so a parent since moved or replaced is no loss)
+        _start_weights(model, config.init_from)
     model.compile(optimizer=_optimizer(config), loss=_loss(config), metrics=["accuracy"])
     callbacks = [
         # the backup holds the raw weights (and the optimizer's average); the swap after it
