@@ -563,6 +563,12 @@ def test_init_from_starts_from_the_given_weights(trained, fer_csv, tmp_path, cap
     # the fine-tuned model's metadata names where it started and how that was trained
     parent = ModelMetadata.load(tmp_path / "fine.json").training["initialized_from"]
     assert parent["name"] == "tiny" and parent["training"]["epochs_run"] == 1
+    # resuming takes the weights from the run's backup: the parent may be gone by then
+    shutil.copy(trained[1].with_suffix(".keras"), tmp_path / "parent.keras")
+    moving = ["--data", fer_csv, "--run-dir", tmp_path / "moved", *TINY]
+    assert run_cli(capsys, "train", *moving, "--epochs", "1", "--init-from", tmp_path / "parent.keras")[0] == 0
+    (tmp_path / "parent.keras").unlink()
+    assert run_cli(capsys, "train", *moving, "--resume", "--epochs", "2")[0] == 0
     assert not all(np.allclose(a, b, atol=1e-3)
                    for a, b in zip(trainable_arrays(source), trainable_arrays(fresh), strict=True))
     # a model of another shape is refused in one line

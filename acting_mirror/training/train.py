@@ -177,11 +177,11 @@ def _optimizer(config: TrainConfig):
     return keras.optimizers.Adam(config.learning_rate, **ema)
 
 
-def _start_weights(model, init_from: str) -> None:
+def _start_weights(model, init_from: Path) -> None:
     """Fine-tuning: copy the weights of an earlier model of the same shape."""
     import keras
 
-    source = keras.models.load_model(Path(init_from).expanduser(), compile=False)
+    source = keras.models.load_model(init_from, compile=False)
     try:
         model.set_weights(source.get_weights())
     except ValueError as error:
@@ -230,14 +230,14 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
         config = TrainConfig(**saved)
     elif (run_dir / "log.csv").exists():
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume or choose another --run-dir")
-    elif config.init_from and not Path(config.init_from).expanduser().is_file():
+    parent = Path(config.init_from).expanduser() if config.init_from else None
+    if not resume and parent and not parent.is_file():
         raise FileNotFoundError(f"--init-from {config.init_from}: no such model file")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
-    parent_metadata = Path(config.init_from).expanduser().with_suffix(".json") if config.init_from else None
-    if not resume and parent_metadata and parent_metadata.is_file():
+    if not resume and parent and parent.with_suffix(".json").is_file():
         # kept with the run: the packaged model's metadata tells what it was fine-tuned from
-        shutil.copy(parent_metadata, run_dir / "init_from.json")
+        shutil.copy(parent.with_suffix(".json"), run_dir / "init_from.json")
 
     configure_tensorflow(config.threads, config.seed)
     import keras
@@ -251,9 +251,9 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed)
 
     model = build(config.architecture, num_classes=num_classes, width=config.width)
-    if config.init_from and Path(config.init_from).expanduser().is_file():
-        # on resume the backup's weights replace these (so a parent since moved or replaced is no loss)
-        _start_weights(model, config.init_from)
+    if parent and not (resume and (run_dir / "backup").exists()):
+        # a resumed run takes its weights from the backup (so a parent since moved or replaced is no loss)
+        _start_weights(model, parent)
     model.compile(optimizer=_optimizer(config), loss=_loss(config), metrics=["accuracy"])
     callbacks = [
         # the backup holds the raw weights (and the optimizer's average); the swap after it
@@ -374,11 +374,10 @@ def _parent_training(run_dir: Path) -> dict:
     if not parent_path.is_file():
         return {}
     parent = json.loads(parent_path.read_text())
-    training = parent.get("training", {})
     return {"initialized_from": {
         "name": parent.get("name"),
         "evaluation": parent.get("evaluation", {}),
-        "training": training,
+        "training": parent.get("training", {}),
     }}
 
 
