@@ -106,7 +106,7 @@ def exported(trained, tmp_path_factory):
     return folder / "tiny.json"
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "export", "info"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "export", "ensemble", "info"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -602,3 +602,64 @@ def test_ema_validates_and_saves_the_averaged_weights(trained, fer_csv, rows, tm
     assert np.mean(predicted == np.array([label for label, _ in val])) == pytest.approx(logged, abs=1e-6)
     code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "bad", "--ema", "1.5", *TINY)
     assert_one_line_error(code, err, "ema")
+
+
+# --- ensemble -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second_model(fer_csv, tmp_path_factory):
+    """Another tiny model from a different seed: different weights, same labels and input."""
+    root = tmp_path_factory.mktemp("second")
+    model = root / "models" / "tiny_b.keras"
+    assert main(["train", "--data", str(fer_csv), "--run-dir", str(root / "run"), "--epochs", "1", "--seed", "5",
+                 "--output", str(model), *TINY]) == 0
+    return model.with_suffix(".json")
+
+
+def test_ensemble_averages_its_members_in_one_model(trained, second_model, tmp_path, capsys):
+    output = tmp_path / "models" / "pair.keras"
+    code, out, _ = run_cli(capsys, "ensemble", "--members", trained[1], second_model, "--output", output)
+    assert code == 0, out
+    assert "export --model" in out
+    members = [ModelMetadata.load(trained[1]), ModelMetadata.load(second_model)]
+    metadata = ModelMetadata.load(output.with_suffix(".json"))
+    assert metadata.parameters == sum(m.parameters for m in members)
+    assert metadata.architecture == "ensemble of mini_xception w0.25 + mini_xception w0.25"
+    for name in ("labels", "input_size", "channels", "pixel_scale", "pixel_offset"):
+        assert getattr(metadata, name) == getattr(members[0], name)
+    assert [m["name"] for m in metadata.training["members"]] == ["tiny", "tiny_b"]
+    assert metadata.training["members"][1]["training"]["config"]["seed"] == 5
+
+    crops = face_crops(12, seed=3)
+    member_probabilities = [load_classifier(m, "keras", threads=1).classify(crops)
+                            for m in (trained[1], second_model)]
+    assert np.abs(member_probabilities[0] - member_probabilities[1]).max() > 1e-3  # the members differ
+    ensemble = load_classifier(output.with_suffix(".json"), "keras", threads=1)
+    np.testing.assert_allclose(ensemble.classify(crops), np.mean(member_probabilities, axis=0), atol=1e-5)
+
+    # one TFLite graph for the whole ensemble, checked against Keras by export itself
+    code, out, _ = run_cli(capsys, "export", "--model", output, "--quantize", "--samples", "8", "--threads", "1")
+    assert code == 0, out
+    tflite = load_classifier(output.with_suffix(".json"), "tflite", threads=1, quantized=False)
+    np.testing.assert_allclose(tflite.classify(crops), np.mean(member_probabilities, axis=0), atol=1e-4)
+    code, out, _ = run_cli(capsys, "info", "--model", output.with_suffix(".json"))
+    assert code == 0 and "ensemble of mini_xception" in out and "members:" in out
+
+
+def test_ensemble_refuses_members_that_cannot_be_averaged(trained, second_model, tmp_path, capsys):
+    output = tmp_path / "pair.keras"
+    code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], "--output", output)
+    assert_one_line_error(code, err, "at least two")
+    code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], tmp_path / "absent.json", "--output", output)
+    assert_one_line_error(code, err, "absent.json")
+
+    for file in second_model.parent.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    scaled = replace(ModelMetadata.load(second_model), pixel_scale=1 / 255, pixel_offset=0.0)
+    scaled.save(tmp_path / "tiny_b.json")
+    code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], tmp_path / "tiny_b.json", "--output", output)
+    assert_one_line_error(code, err, "pixel_scale")
+    code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], second_model, "--output", tmp_path / "x.h5")
+    assert_one_line_error(code, err, ".keras")
+    assert not output.exists() and not (tmp_path / "x.h5").exists()

@@ -200,6 +200,23 @@ def _run_export(args) -> int:
     return 0
 
 
+def _add_ensemble(sub) -> None:
+    p = sub.add_parser("ensemble", help="average several trained models into one model (one file, one call)")
+    p.add_argument("--members", nargs="+", required=True,
+                   help="two or more models (metadata JSON or .keras) with the same labels, input and scaling")
+    p.add_argument("--output", required=True, help="the ensemble's .keras file; its metadata JSON goes beside it")
+    p.add_argument("--name", help="model name in the metadata (default: the output file's stem)")
+
+
+def _run_ensemble(args) -> int:
+    from acting_mirror.training.ensemble import build_ensemble
+
+    metadata = build_ensemble(args.members, args.output, args.name)
+    print(f"wrote {args.output}: {metadata.architecture}, {metadata.parameters:,} parameters")
+    print(f"next: acting-mirror-model export --model {args.output} --quantize")
+    return 0
+
+
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="show a model's metadata: labels, input, files, training, evaluation")
     p.add_argument("--model", help="metadata JSON or model file (default: the app's model, models/mirror_net.json)")
@@ -271,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_export(sub)
+    _add_ensemble(sub)
     _add_info(sub)
     return parser
 
@@ -278,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _run_train, "evaluate": _run_evaluate, "export": _run_export, "info": _run_info}
+    handlers = {"train": _run_train, "evaluate": _run_evaluate, "export": _run_export,
+                "ensemble": _run_ensemble, "info": _run_info}
     try:
         return handlers[args.command](args)
     except (DatasetError, ModelError, ValueError, OSError) as error:
