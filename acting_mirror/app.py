@@ -50,7 +50,7 @@ def build_pipeline(config: Config) -> Pipeline:
     from acting_mirror.track import FaceTracker
 
     classifier = load_classifier(config.model.path, config.model.backend, config.model.threads,
-                                 config.model.quantized, config.model.flip_average)
+                                 config.model.quantized, config.model.test_time_views)
     detector = FaceDetector(config.detector)
     tracker = FaceTracker.from_config(classifier.labels, config.tracking)
     return Pipeline(detector, classifier, tracker)

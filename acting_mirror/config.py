@@ -36,7 +36,7 @@ class ModelConfig:
     backend: str = "tflite"               # tflite (LiteRT, no TensorFlow import) or keras
     threads: int = 2
     quantized: bool = True                # tflite: use the dynamic-range quantised file when the model has one
-    flip_average: bool = True             # average each face with its mirror image (more accurate, 2 crops a face)
+    test_time_views: bool = True          # average each face over its model's test-time views (more accurate)
 
     def validate(self) -> None:
         _check(self.backend in ("tflite", "keras"), "model.backend", "must be tflite or keras")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.views import View, views_from_json
+
 
 class MetadataError(ValueError):
     """A model's metadata file is missing or malformed."""
@@ -30,6 +32,12 @@ class ModelMetadata:
     files: dict = field(default_factory=dict)       # backend -> file name beside the JSON
     training: dict = field(default_factory=dict)    # data, split, command, epochs, time...
     evaluation: dict = field(default_factory=dict)  # split -> metrics
+    test_time_views: list = field(default_factory=list)  # [{zoom, flip}] averaged when views are on
+
+    @property
+    def views(self) -> tuple[View, ...]:
+        """The views averaged at test time (the crop and its mirror image when none are stored)."""
+        return views_from_json(self.test_time_views)
 
     def scale_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 crops (N, H, W) -> float32 model input (N, H, W, C)."""
@@ -58,6 +66,10 @@ class ModelMetadata:
         size = data["input_size"]
         if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
             raise MetadataError(f"{where}: 'input_size' must be [height, width]")
+        try:
+            views_from_json(data.get("test_time_views", []))
+        except ValueError as error:
+            raise MetadataError(f"{where}: {error}") from None
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{
             **{k: v for k, v in data.items() if k in known},

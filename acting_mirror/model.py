@@ -16,6 +16,7 @@ import numpy as np
 from acting_mirror.metadata import MetadataError, ModelMetadata
 from acting_mirror.paths import package_root
 from acting_mirror.quiet import native_stderr_silenced
+from acting_mirror.views import View, average_views, render_views
 
 BACKENDS = ("tflite", "keras")
 
@@ -50,10 +51,10 @@ class EmotionClassifier:
 
     backend = ""
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, flip_average: bool = False):
+    def __init__(self, metadata: ModelMetadata, model_path: Path, test_time_views: bool = False):
         self.metadata = metadata
         self.model_path = model_path
-        self.flip_average = flip_average
+        self.test_time_views = test_time_views
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -63,22 +64,26 @@ class EmotionClassifier:
     def input_size(self) -> tuple[int, int]:
         return self.metadata.input_size
 
-    def classify(self, crops: np.ndarray, flip_average: bool | None = None) -> np.ndarray:
+    def classify(self, crops: np.ndarray, test_time_views: bool | None = None) -> np.ndarray:
         """uint8 crops (N, H, W) -> float32 probabilities (N, len(labels)); one batched call.
 
-        With `flip_average` (default: the classifier's setting) each crop's probabilities
-        are averaged with its mirror image's, in the same call: a face's expression is
-        symmetric enough that the two views disagree mostly on noise."""
+        With `test_time_views` (default: the classifier's setting) each crop's probabilities
+        are averaged over the views its metadata lists (mirror image, slight zoom), all in
+        the same call."""
         crops = np.asarray(crops)
         if crops.ndim != 3 or crops.shape[1:] != self.input_size:
             raise ValueError(f"expected crops of shape (N, {self.input_size[0]}, {self.input_size[1]}), "
                              f"got {crops.shape}")
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        if not (self.flip_average if flip_average is None else flip_average):
+        if not (self.test_time_views if test_time_views is None else test_time_views):
             return self._run(self.metadata.scale_pixels(crops))
-        both = self._run(self.metadata.scale_pixels(np.concatenate([crops, crops[:, :, ::-1]])))
-        return (both[:len(crops)] + both[len(crops):]) / 2
+        return self.classify_views(crops, self.metadata.views)
+
+    def classify_views(self, crops: np.ndarray, views: tuple[View, ...]) -> np.ndarray:
+        """The mean probabilities over the given views of each crop, in one call."""
+        batch = render_views(crops, views)
+        return average_views(self._run(self.metadata.scale_pixels(batch)), len(views))
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -87,8 +92,8 @@ class EmotionClassifier:
 class TFLiteClassifier(EmotionClassifier):
     backend = "tflite"
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, flip_average: bool = False):
-        super().__init__(metadata, model_path, flip_average)
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, test_time_views: bool = False):
+        super().__init__(metadata, model_path, test_time_views)
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -115,8 +120,8 @@ class TFLiteClassifier(EmotionClassifier):
 class KerasClassifier(EmotionClassifier):
     backend = "keras"
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, flip_average: bool = False):
-        super().__init__(metadata, model_path, flip_average)
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, test_time_views: bool = False):
+        super().__init__(metadata, model_path, test_time_views)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with native_stderr_silenced():
             import keras
@@ -137,10 +142,10 @@ class KerasClassifier(EmotionClassifier):
 
 
 def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
-                    quantized: bool = True, flip_average: bool = False) -> EmotionClassifier:
+                    quantized: bool = True, test_time_views: bool = False) -> EmotionClassifier:
     """Load the model named by a metadata JSON (or a model file beside one). With the
     tflite backend, `quantized` picks the dynamic-range quantised file when there is one;
-    `flip_average` makes `classify` average each crop with its mirror image."""
+    `test_time_views` makes `classify` average each crop over the model's test-time views."""
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
     metadata, json_path = load_metadata(path)
@@ -153,4 +158,4 @@ def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
     if not model_path.is_file():
         raise ModelError(f"model file {model_path} not found")
     cls = TFLiteClassifier if backend == "tflite" else KerasClassifier
-    return cls(metadata, model_path, threads=threads, flip_average=flip_average)
+    return cls(metadata, model_path, threads=threads, test_time_views=test_time_views)

@@ -14,6 +14,7 @@ from acting_mirror.metadata import ModelMetadata
 from acting_mirror.model import ModelError, load_classifier
 from acting_mirror.training.data import FER_DISPLAY_NAMES
 from acting_mirror.training.export import face_crops
+from acting_mirror.views import View, parse_views, render_views
 
 BACKENDS = ("keras", "tflite")
 
@@ -78,16 +79,67 @@ def test_batched_and_one_by_one_give_the_same_probabilities(classifier, crops):
     assert not np.allclose(batched[0], batched[-1])  # different crops, different outputs
 
 
-def test_flip_average_is_the_mean_of_a_crop_and_its_mirror_image(tiny_model, crops, classifier):
+def test_default_views_are_the_crop_and_its_mirror_image(tiny_model, crops, classifier):
+    assert ModelMetadata.load(tiny_model).test_time_views == []  # nothing stored: the default views
     mirrored = np.ascontiguousarray(crops[:, :, ::-1])
     expected = (classifier.classify(crops) + classifier.classify(mirrored)) / 2
-    np.testing.assert_allclose(classifier.classify(crops, flip_average=True), expected, atol=1e-5)
-    flipping = load_classifier(tiny_model, classifier.backend, threads=1, flip_average=True)
-    np.testing.assert_allclose(flipping.classify(crops), expected, atol=1e-5)
-    np.testing.assert_allclose(flipping.classify(crops[:1]), expected[:1], atol=1e-5)
+    np.testing.assert_allclose(classifier.classify(crops, test_time_views=True), expected, atol=1e-5)
+    averaging = load_classifier(tiny_model, classifier.backend, threads=1, test_time_views=True)
+    np.testing.assert_allclose(averaging.classify(crops), expected, atol=1e-5)
+    np.testing.assert_allclose(averaging.classify(crops[:1]), expected[:1], atol=1e-5)
     # the setting can be overridden per call (evaluate reports both)
-    np.testing.assert_allclose(flipping.classify(crops, flip_average=False), classifier.classify(crops), atol=1e-5)
+    np.testing.assert_allclose(averaging.classify(crops, test_time_views=False), classifier.classify(crops),
+                               atol=1e-5)
     assert not np.allclose(expected, classifier.classify(crops), atol=1e-3)
+
+
+def test_zoom_views_magnify_the_centre_of_the_crop(crops):
+    import cv2
+
+    # zoom 2 about the centre is the central 24x24 pixels scaled up twice (inside the outermost
+    # ring, where resize clamps to the region and the zoom still sees the pixels beyond it)
+    zoomed = render_views(crops, (View(zoom=2.0),))
+    for crop, view in zip(crops, zoomed, strict=True):
+        expected = cv2.resize(crop[12:36, 12:36], (48, 48), interpolation=cv2.INTER_LINEAR)
+        assert np.abs(view.astype(int) - expected.astype(int))[1:-1, 1:-1].max() <= 1
+    both = render_views(crops, (View(), View(zoom=1.05, flip=True)))
+    assert both.shape == (2 * len(crops), 48, 48)
+    np.testing.assert_array_equal(both[:len(crops)], crops)
+    np.testing.assert_array_equal(both[len(crops):], render_views(crops, (View(zoom=1.05),))[:, :, ::-1])
+    faces = slice(0, 9)  # the real face crops: a slight zoom changes them a little
+    assert 0 < np.abs(both[len(crops):][faces].astype(int) - crops[faces, :, ::-1]).mean() < 20
+
+
+def test_views_stored_in_the_metadata_are_the_ones_averaged(tiny_model, crops, tmp_path):
+    path = copy_model(tiny_model, tmp_path)
+    replace(ModelMetadata.load(path), test_time_views=[{"zoom": 1.0, "flip": False},
+                                                       {"zoom": 1.1, "flip": True}]).save(path)
+    for backend in BACKENDS:
+        plain = load_classifier(path, backend, threads=1)
+        zoomed_mirror = plain.classify(render_views(crops, (View(zoom=1.1, flip=True),)))
+        averaging = load_classifier(path, backend, threads=1, test_time_views=True)
+        np.testing.assert_allclose(averaging.classify(crops), (plain.classify(crops) + zoomed_mirror) / 2, atol=1e-5)
+
+
+@pytest.mark.parametrize("views, message", [
+    ({"zoom": 1.0}, "must be a list"),
+    ([{"zoom": 0.5, "flip": False}], r"test_time_views\[0\].zoom must be a number from 1 to 2"),
+    ([{"zoom": 1.0, "flip": "yes"}], r"test_time_views\[0\].flip must be true or false"),
+    ([{"zoom": 1.0, "flop": True}], r"test_time_views\[0\] must be an object"),
+])
+def test_bad_views_in_the_metadata_are_named(tiny_model, tmp_path, views, message):
+    path = copy_model(tiny_model, tmp_path)
+    path.write_text(json.dumps({**ModelMetadata.load(path).to_json(), "test_time_views": views}))
+    with pytest.raises(ModelError, match=message):
+        load_classifier(path)
+
+
+def test_views_on_the_command_line():
+    assert parse_views("1, 1m,1.05,1.05m") == (View(), View(flip=True), View(1.05), View(1.05, True))
+    for bad, message in (("1,big", "bad view 'big'"), ("0.9", "zoom must be a number from 1 to 2"),
+                         ("", "bad view ''")):
+        with pytest.raises(ValueError, match=message):
+            parse_views(bad)
 
 
 def test_classify_rejects_wrong_shapes(classifier, crops):

@@ -27,6 +27,7 @@ from acting_mirror.training.data import (
 )
 from acting_mirror.training.export import face_crops
 from acting_mirror.training.train import AUGMENTATIONS
+from acting_mirror.views import DEFAULT_VIEWS, View, render_views
 
 PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
 # small, fast and single-threaded: the machine is shared with real training runs
@@ -435,15 +436,43 @@ def test_evaluate_function_and_metadata_update(exported, fer_csv, tmp_path):
     assert stored["data"] == "fer_tiny.csv"
     assert ModelMetadata.load(json_path).files == ModelMetadata.load(exported).files
     # a second backend on the same split adds its line and becomes the headline
-    keras_results = evaluate_model(load_classifier(json_path, "keras", threads=1), data, batch_size=5, tta=True)
+    keras_results = evaluate_model(load_classifier(json_path, "keras", threads=1), data, batch_size=5,
+                                   views=DEFAULT_VIEWS)
     update_metadata_evaluation(json_path, "PublicTest", keras_results)
     stored = ModelMetadata.load(json_path).evaluation["PublicTest"]
     assert stored["backend"] == "keras" and stored["tta_accuracy"] == round(keras_results["tta"]["accuracy"], 4)
     assert stored["by_file"] == {
         "tiny_dynamic.tflite": {"backend": "tflite", "accuracy": round(results["accuracy"], 4), "n": len(data)},
         "tiny.keras": {"backend": "keras", "accuracy": round(keras_results["accuracy"], 4),
-                       "tta_accuracy": round(keras_results["tta"]["accuracy"], 4), "n": len(data)},
+                       "tta_accuracy": round(keras_results["tta"]["accuracy"], 4),
+                       "tta_views": [{"zoom": 1.0, "flip": False}, {"zoom": 1.0, "flip": True}], "n": len(data)},
     }
+    assert ModelMetadata.load(json_path).test_time_views == []  # evaluating views does not adopt them
+
+
+def test_evaluate_views_become_the_models_own(exported, fer_csv, tmp_path, capsys):
+    for file in exported.parent.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    json_path, results_path = tmp_path / "tiny.json", tmp_path / "results.json"
+    code, out, _ = run_cli(capsys, "evaluate", "--data", fer_csv, "--split", "PublicTest", "--model", json_path,
+                           "--views", "1,1.1m,1.2", "--json", results_path, "--update-metadata", "--quiet",
+                           "--threads", "1")
+    assert code == 0
+    assert "with 3 test-time views" in out and "crop; zoom 1.1, mirrored; zoom 1.2" in out
+    views = (View(), View(1.1, flip=True), View(1.2))
+    assert ModelMetadata.load(json_path).views == views
+    classifier = load_classifier(json_path, "tflite", threads=1)
+    data = load_split(fer_csv, "PublicTest")
+    expected = np.mean([classifier.classify(render_views(data.images, (view,))) for view in views], axis=0)
+    results = json.loads(results_path.read_text())
+    check_metrics(results["tta"], data.labels, expected)
+    check_metrics(results, data.labels, classifier.classify(data.images))
+    # the app's classifier now averages those views
+    averaging = load_classifier(json_path, "tflite", threads=1, test_time_views=True)
+    np.testing.assert_allclose(averaging.classify(data.images), expected, atol=1e-5)
+
+    code, _, err = run_cli(capsys, "evaluate", "--data", fer_csv, "--model", json_path, "--views", "1,x")
+    assert_one_line_error(code, err, "bad view 'x'")
 
 
 def test_evaluate_errors_are_one_line(trained, fer_csv, tmp_path, capsys):

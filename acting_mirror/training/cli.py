@@ -136,7 +136,11 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--float32", action="store_true",
                    help="tflite: run the float32 file even when a dynamic-range quantised one is listed")
     p.add_argument("--json", help="write all results to this JSON file")
-    p.add_argument("--tta", action="store_true", help="also report horizontal-flip averaging (separately)")
+    p.add_argument("--tta", action="store_true",
+                   help="also report the mean over the model's test-time views (its metadata's; by default "
+                        "the crop and its mirror image), separately")
+    p.add_argument("--views", help="--tta with these views instead: comma list of zooms, 'm' for mirrored, "
+                                   "e.g. 1,1m,1.05,1.05m; with --update-metadata they become the model's views")
     p.add_argument("--plot", help="write the normalised confusion matrix to this PNG")
     p.add_argument("--update-metadata", action="store_true",
                    help="store the headline numbers in the model's metadata JSON (evaluation.<split>)")
@@ -155,6 +159,7 @@ def _run_evaluate(args) -> int:
         update_metadata_evaluation,
         write_json,
     )
+    from acting_mirror.views import parse_views
 
     if args.batch_size < 1 or args.threads < 1:
         raise ValueError("--batch-size and --threads must be positive")
@@ -164,16 +169,17 @@ def _run_evaluate(args) -> int:
     print(f"loading {args.split} from {args.data}", file=sys.stderr)
     dataset = load_split(args.data, args.split)
     print(f"evaluating {metadata.name} ({backend}) on {len(dataset)} {args.split} images", file=sys.stderr)
+    views = parse_views(args.views) if args.views else (metadata.views if args.tta else None)
     results = {"split": args.split,
-               **evaluate_model(classifier, dataset, args.batch_size, args.tta, progress=not args.quiet)}
+               **evaluate_model(classifier, dataset, args.batch_size, views, progress=not args.quiet)}
     print(format_results(results))
     if args.json:
         print(f"wrote {write_json(results, args.json)}")
     if args.plot:
         print(f"wrote {plot_confusion_matrix(results, args.plot)}")
     if args.update_metadata:
-        update_metadata_evaluation(json_path, args.split, results)
-        print(f"updated {json_path} evaluation.{args.split}")
+        update_metadata_evaluation(json_path, args.split, results, store_views=bool(args.views))
+        print(f"updated {json_path} evaluation.{args.split}" + (" and test_time_views" if args.views else ""))
     return 0
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from acting_mirror.metadata import ModelMetadata
 from acting_mirror.training.data import FER_CLASSES, FER_DISPLAY_NAMES, Dataset, DatasetError, class_index
+from acting_mirror.views import View
 
 # scipy.stats.binomtest(...).proportion_ci method: the Wilson score interval keeps
 # close to its nominal 95% coverage; Clopper-Pearson ("exact") is conservative.
@@ -61,10 +62,10 @@ def _fit_size(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA) for image in images])
 
 
-def predict(classifier, images: np.ndarray, batch_size: int = 256, tta: bool = False,
+def predict(classifier, images: np.ndarray, batch_size: int = 256, views: tuple[View, ...] | None = None,
             progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Probabilities for uint8 crops in batches; with `tta` also the average of each
-    crop's and its mirror image's probabilities (None otherwise)."""
+    """Probabilities for uint8 crops in batches (one pass); with `views` also each crop's
+    mean over those views (None otherwise). A one-pass crop that is also a view is run once."""
     from tqdm import tqdm
 
     if batch_size < 1:
@@ -74,14 +75,13 @@ def predict(classifier, images: np.ndarray, batch_size: int = 256, tta: bool = F
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="evaluating", unit="batch", disable=not progress, leave=False):
         crops = images[start:start + batch_size]
-        probabilities = classifier.classify(crops, flip_average=False)
-        plain.append(probabilities)
-        if tta:
-            mirrored = classifier.classify(np.ascontiguousarray(crops[:, :, ::-1]), flip_average=False)
-            averaged.append((probabilities + mirrored) / 2)
+        by_view = {view: classifier.classify_views(crops, (view,)) for view in views or ()}
+        plain.append(by_view[View()] if View() in by_view else classifier.classify(crops, test_time_views=False))
+        if views:
+            averaged.append(np.mean([by_view[view] for view in views], axis=0))
     if not plain:
         raise DatasetError("nothing to evaluate: no images")
-    return np.concatenate(plain), (np.concatenate(averaged) if tta else None)
+    return np.concatenate(plain), (np.concatenate(averaged) if views else None)
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict:
@@ -122,15 +122,15 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Seque
     }
 
 
-def evaluate_model(classifier, dataset: Dataset, batch_size: int = 256, tta: bool = False,
+def evaluate_model(classifier, dataset: Dataset, batch_size: int = 256, views: tuple[View, ...] | None = None,
                    progress: bool = False) -> dict:
     """Score `classifier` (from acting_mirror.model.load_classifier) on a FER-labelled dataset.
 
     The result holds the metrics of `classification_metrics`, the model, backend and
-    data, the rows dropped for classes the model lacks, and with `tta` a `tta` object
-    with the same metrics for horizontal-flip averaging."""
+    data, the rows dropped for classes the model lacks, and with `views` a `tta` object
+    with the same metrics for the mean over those test-time views."""
     matched, dropped = match_labels(dataset, classifier.labels)
-    probabilities, averaged = predict(classifier, matched.images, batch_size, tta, progress)
+    probabilities, averaged = predict(classifier, matched.images, batch_size, views, progress)
     results = {
         "model": classifier.metadata.name,
         "backend": classifier.backend,
@@ -140,7 +140,9 @@ def evaluate_model(classifier, dataset: Dataset, batch_size: int = 256, tta: boo
         "dropped_rows": dropped,
     }
     if averaged is not None:
-        results["tta"] = {"method": "mean of the crop's and its mirror image's probabilities",
+        results["tta"] = {"method": "mean of the probabilities over the views: "
+                                    + "; ".join(view.describe() for view in views),
+                          "views": [view.to_json() for view in views],
                           **classification_metrics(matched.labels, averaged.argmax(axis=1), classifier.labels)}
     return results
 
@@ -161,21 +163,26 @@ def headline(results: dict) -> dict:
     }
     if "tta" in results:
         summary["tta_accuracy"] = round(results["tta"]["accuracy"], 4)
+        summary["tta_views"] = results["tta"]["views"]
     return summary
 
 
-def update_metadata_evaluation(json_path: str | Path, split: str, results: dict) -> ModelMetadata:
+def update_metadata_evaluation(json_path: str | Path, split: str, results: dict,
+                               store_views: bool = False) -> ModelMetadata:
     """Store the headline numbers of `results` under `evaluation[split]` in a metadata JSON.
 
     The latest evaluation is the headline; `by_file` keeps one line per model file
-    (Keras, float32 and quantised TFLite), so evaluating another backend adds to it."""
+    (Keras, float32 and quantised TFLite), so evaluating another backend adds to it.
+    With `store_views`, the evaluated test-time views become the model's own."""
     json_path = Path(json_path)
     metadata = ModelMetadata.load(json_path)
     summary = headline(results)
     by_file = dict(metadata.evaluation.get(split, {}).get("by_file", {}))
-    by_file[summary["model_file"]] = {key: summary[key] for key in ("backend", "accuracy", "tta_accuracy", "n")
-                                      if key in summary}
+    kept = ("backend", "accuracy", "tta_accuracy", "tta_views", "n")
+    by_file[summary["model_file"]] = {key: summary[key] for key in kept if key in summary}
     updated = replace(metadata, evaluation={**metadata.evaluation, split: {**summary, "by_file": by_file}})
+    if store_views and "tta" in results:
+        updated = replace(updated, test_time_views=results["tta"]["views"])
     updated.save(json_path)
     return updated
 
@@ -184,7 +191,8 @@ def format_results(results: dict) -> str:
     """A readable report: accuracy and interval, per-class table, normalised confusion matrix."""
     lines = [_accuracy_line("accuracy", results)]
     if "tta" in results:
-        lines.append(_accuracy_line("with flip TTA", results["tta"]))
+        lines.append(_accuracy_line(f"with {len(results['tta']['views'])} test-time views", results["tta"]))
+        lines.append(f"  ({results['tta']['method']})")
     if results.get("dropped_rows"):
         dropped = ", ".join(f"{count} {name}" for name, count in results["dropped_rows"].items())
         lines.append(f"rows left out (classes the model lacks): {dropped}")
