@@ -467,6 +467,8 @@ def test_evaluate_views_become_the_models_own(exported, fer_csv, tmp_path, capsy
     results = json.loads(results_path.read_text())
     check_metrics(results["tta"], data.labels, expected)
     check_metrics(results, data.labels, classifier.classify(data.images))
+    code, out, _ = run_cli(capsys, "info", "--model", json_path)
+    assert "views         crop; zoom 1.1, mirrored; zoom 1.2 (stored;" in out
     # the app's classifier now averages those views
     averaging = load_classifier(json_path, "tflite", threads=1, test_time_views=True)
     np.testing.assert_allclose(averaging.classify(data.images), expected, atol=1e-5)
@@ -568,6 +570,7 @@ def test_info_shows_the_metadata(exported, capsys):
     assert "48x48x1 (grayscale)" in out
     assert "tiny_dynamic.tflite (" in out and "MISSING" not in out
     assert "epochs_run: 1" in out
+    assert "views         crop; crop, mirrored (default;" in out
     code, out, _ = run_cli(capsys, "info", "--model", exported, "--json")
     assert json.loads(out) == json.loads(exported.read_text())
 

@@ -247,6 +247,8 @@ def format_info(metadata, json_path: Path) -> str:
         f"({'grayscale' if metadata.channels == 1 else f'{metadata.channels} channels'}), "
         f"model input = pixel * {metadata.pixel_scale:.6g} {'-' if metadata.pixel_offset < 0 else '+'} "
         f"{abs(metadata.pixel_offset):g}",
+        f"views         {'; '.join(view.describe() for view in metadata.views)} "
+        f"({'stored' if metadata.test_time_views else 'default'}; averaged when model.test_time_views is on)",
         "files",
     ]
     key_width = max((len(key) for key in metadata.files), default=0) + 2
