@@ -50,7 +50,8 @@ def build_pipeline(config: Config) -> Pipeline:
     from acting_mirror.track import FaceTracker
 
     classifier = load_classifier(config.model.path, config.model.backend, config.model.threads,
-                                 config.model.quantized, config.model.test_time_views)
+                                 config.model.quantized, config.model.test_time_views,
+                                 config.model.views_max_faces)
     detector = FaceDetector(config.detector)
     tracker = FaceTracker.from_config(classifier.labels, config.tracking)
     return Pipeline(detector, classifier, tracker)

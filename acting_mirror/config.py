@@ -37,10 +37,12 @@ class ModelConfig:
     threads: int = 2
     quantized: bool = True                # tflite: use the dynamic-range quantised file when the model has one
     test_time_views: bool = True          # average each face over its model's test-time views (more accurate)
+    views_max_faces: int = 4              # only the largest this many faces of a frame get the views (0: all)
 
     def validate(self) -> None:
         _check(self.backend in ("tflite", "keras"), "model.backend", "must be tflite or keras")
         _check(self.threads >= 1, "model.threads", "must be >= 1")
+        _check(self.views_max_faces >= 0, "model.views_max_faces", "must be >= 0 (0: every face)")
 
 
 @dataclass(frozen=True)

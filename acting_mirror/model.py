@@ -51,10 +51,12 @@ class EmotionClassifier:
 
     backend = ""
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, test_time_views: bool = False):
+    def __init__(self, metadata: ModelMetadata, model_path: Path, test_time_views: bool = False,
+                 views_max_faces: int = 0):
         self.metadata = metadata
         self.model_path = model_path
         self.test_time_views = test_time_views
+        self.views_max_faces = views_max_faces  # 0: every face gets its views
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -69,7 +71,8 @@ class EmotionClassifier:
 
         With `test_time_views` (default: the classifier's setting) each crop's probabilities
         are averaged over the views its metadata lists (mirror image, slight zoom), all in
-        the same call."""
+        the same call; past `views_max_faces` crops (the detector sends the largest faces
+        first) the rest get one pass, so a crowd costs little more than one view a face."""
         crops = np.asarray(crops)
         if crops.ndim != 3 or crops.shape[1:] != self.input_size:
             raise ValueError(f"expected crops of shape (N, {self.input_size[0]}, {self.input_size[1]}), "
@@ -78,12 +81,16 @@ class EmotionClassifier:
             return np.zeros((0, len(self.labels)), np.float32)
         if not (self.test_time_views if test_time_views is None else test_time_views):
             return self._run(self.metadata.scale_pixels(crops))
-        return self.classify_views(crops, self.metadata.views)
+        return self.classify_views(crops, self.metadata.views, self.views_max_faces)
 
-    def classify_views(self, crops: np.ndarray, views: tuple[View, ...]) -> np.ndarray:
-        """The mean probabilities over the given views of each crop, in one call."""
-        batch = render_views(crops, views)
-        return average_views(self._run(self.metadata.scale_pixels(batch)), len(views))
+    def classify_views(self, crops: np.ndarray, views: tuple[View, ...], max_faces: int = 0) -> np.ndarray:
+        """The mean probabilities over the given views of each crop (of the first `max_faces`
+        crops when > 0; the others get one pass), in one call."""
+        with_views = len(crops) if max_faces <= 0 else min(len(crops), max_faces)
+        batch = np.concatenate([render_views(crops[:with_views], views), crops[with_views:]])
+        probabilities = self._run(self.metadata.scale_pixels(batch))
+        split = with_views * len(views)
+        return np.concatenate([average_views(probabilities[:split], len(views)), probabilities[split:]])
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -92,8 +99,9 @@ class EmotionClassifier:
 class TFLiteClassifier(EmotionClassifier):
     backend = "tflite"
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, test_time_views: bool = False):
-        super().__init__(metadata, model_path, test_time_views)
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, test_time_views: bool = False,
+                 views_max_faces: int = 0):
+        super().__init__(metadata, model_path, test_time_views, views_max_faces)
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -120,8 +128,9 @@ class TFLiteClassifier(EmotionClassifier):
 class KerasClassifier(EmotionClassifier):
     backend = "keras"
 
-    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, test_time_views: bool = False):
-        super().__init__(metadata, model_path, test_time_views)
+    def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, test_time_views: bool = False,
+                 views_max_faces: int = 0):
+        super().__init__(metadata, model_path, test_time_views, views_max_faces)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with native_stderr_silenced():
             import keras
@@ -142,10 +151,12 @@ class KerasClassifier(EmotionClassifier):
 
 
 def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
-                    quantized: bool = True, test_time_views: bool = False) -> EmotionClassifier:
+                    quantized: bool = True, test_time_views: bool = False,
+                    views_max_faces: int = 0) -> EmotionClassifier:
     """Load the model named by a metadata JSON (or a model file beside one). With the
     tflite backend, `quantized` picks the dynamic-range quantised file when there is one;
-    `test_time_views` makes `classify` average each crop over the model's test-time views."""
+    `test_time_views` makes `classify` average each crop over the model's test-time views
+    (the first `views_max_faces` crops of a call when > 0)."""
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
     metadata, json_path = load_metadata(path)
@@ -158,4 +169,5 @@ def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
     if not model_path.is_file():
         raise ModelError(f"model file {model_path} not found")
     cls = TFLiteClassifier if backend == "tflite" else KerasClassifier
-    return cls(metadata, model_path, threads=threads, test_time_views=test_time_views)
+    return cls(metadata, model_path, threads=threads, test_time_views=test_time_views,
+               views_max_faces=views_max_faces)

@@ -36,6 +36,7 @@ def test_override_applies_and_validates():
     ({"detector": {"min_neighbors": 2.5}}, "detector.min_neighbors"),
     ({"detector": {"min_neighbors": True}}, "detector.min_neighbors"),
     ({"model": {"backend": "onnx"}}, "model.backend"),
+    ({"model": {"views_max_faces": -1}}, "model.views_max_faces"),
     ({"tracking": {"iou_threshold": 1.5}}, "tracking.iou_threshold"),
     ({"output": {"codec": "MJPEG"}}, "output.codec"),
     ({"source": []}, "source"),

@@ -121,6 +121,17 @@ def test_views_stored_in_the_metadata_are_the_ones_averaged(tiny_model, crops, t
         np.testing.assert_allclose(averaging.classify(crops), (plain.classify(crops) + zoomed_mirror) / 2, atol=1e-5)
 
 
+def test_only_the_first_faces_get_the_views_when_limited(tiny_model, crops):
+    plain = load_classifier(tiny_model, "tflite", threads=1)
+    averaged = plain.classify(crops, test_time_views=True)
+    limited = load_classifier(tiny_model, "tflite", threads=1, test_time_views=True, views_max_faces=3)
+    probabilities = limited.classify(crops)
+    # the detector sends the largest faces first: those get their views, the rest one pass
+    np.testing.assert_allclose(probabilities[:3], averaged[:3], atol=1e-5)
+    np.testing.assert_allclose(probabilities[3:], plain.classify(crops[3:]), atol=1e-5)
+    np.testing.assert_allclose(limited.classify(crops[:2]), averaged[:2], atol=1e-5)  # fewer faces than the limit
+
+
 @pytest.mark.parametrize("views, message", [
     ({"zoom": 1.0}, "must be a list"),
     ([{"zoom": 0.5, "flip": False}], r"test_time_views\[0\].zoom must be a number from 1 to 2"),
