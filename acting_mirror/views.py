@@ -66,6 +66,11 @@ def parse_views(text: str) -> tuple[View, ...]:
     return views_from_json(views, "view")
 
 
+def views_spec(views: tuple[View, ...]) -> str:
+    """The command-line form of `views` (what `parse_views` reads), e.g. `1,1m,1.05,1.05m`."""
+    return ",".join(f"{view.zoom:g}{'m' if view.flip else ''}" for view in views)
+
+
 def render_views(crops: np.ndarray, views: tuple[View, ...]) -> np.ndarray:
     """uint8 crops (N, H, W) -> (len(views) * N, H, W), view-major: view 0's N crops first."""
     import cv2

@@ -14,7 +14,7 @@ from acting_mirror.metadata import ModelMetadata
 from acting_mirror.model import ModelError, load_classifier
 from acting_mirror.training.data import FER_DISPLAY_NAMES
 from acting_mirror.training.export import face_crops
-from acting_mirror.views import View, parse_views, render_views
+from acting_mirror.views import View, parse_views, render_views, views_spec
 
 BACKENDS = ("keras", "tflite")
 
@@ -147,6 +147,7 @@ def test_bad_views_in_the_metadata_are_named(tiny_model, tmp_path, views, messag
 
 def test_views_on_the_command_line():
     assert parse_views("1, 1m,1.05,1.05m") == (View(), View(flip=True), View(1.05), View(1.05, True))
+    assert views_spec(parse_views("1, 1m,1.05,1.05m")) == "1,1m,1.05,1.05m"
     for bad, message in (("1,big", "bad view 'big'"), ("0.9", "zoom must be a number from 1 to 2"),
                          ("", "bad view ''")):
         with pytest.raises(ValueError, match=message):

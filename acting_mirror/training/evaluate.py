@@ -18,7 +18,7 @@ import numpy as np
 
 from acting_mirror.metadata import ModelMetadata
 from acting_mirror.training.data import FER_CLASSES, FER_DISPLAY_NAMES, Dataset, DatasetError, class_index
-from acting_mirror.views import View
+from acting_mirror.views import View, views_from_json, views_spec
 
 # scipy.stats.binomtest(...).proportion_ci method: the Wilson score interval keeps
 # close to its nominal 95% coverage; Clopper-Pearson ("exact") is conservative.
@@ -163,7 +163,7 @@ def headline(results: dict) -> dict:
     }
     if "tta" in results:
         summary["tta_accuracy"] = round(results["tta"]["accuracy"], 4)
-        summary["tta_views"] = results["tta"]["views"]
+        summary["tta_views"] = views_spec(views_from_json(results["tta"]["views"]))
     return summary
 
 
