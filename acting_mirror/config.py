@@ -32,7 +32,7 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    path: str = "models/mirror_net.json"  # a model's metadata JSON (or its .keras/.tflite file)
+    path: str = "models/mirror_ensemble.json"  # a model's metadata JSON (or its .keras/.tflite file)
     backend: str = "tflite"               # tflite (LiteRT, no TensorFlow import) or keras
     threads: int = 2
     quantized: bool = True                # tflite: use the dynamic-range quantised file when the model has one

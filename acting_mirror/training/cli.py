@@ -130,7 +130,8 @@ def _add_evaluate(sub) -> None:
                                         "per-class metrics, confusion matrix")
     p.add_argument("--data", required=True, help="FER-2013 CSV (.csv or .csv.gz) or <split>/<class>/ image tree")
     p.add_argument("--split", default="PrivateTest", choices=FER_SPLITS, help="default: %(default)s")
-    p.add_argument("--model", help="metadata JSON or model file (default: the app's model, models/mirror_net.json)")
+    p.add_argument("--model", help="metadata JSON or model file (default: the app's model, "
+                                   "models/mirror_ensemble.json)")
     p.add_argument("--backend", choices=("keras", "tflite"),
                    help="default: tflite when the metadata lists a .tflite file, else keras")
     p.add_argument("--float32", action="store_true",
@@ -225,7 +226,8 @@ def _run_ensemble(args) -> int:
 
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="show a model's metadata: labels, input, files, training, evaluation")
-    p.add_argument("--model", help="metadata JSON or model file (default: the app's model, models/mirror_net.json)")
+    p.add_argument("--model", help="metadata JSON or model file (default: the app's model, "
+                                   "models/mirror_ensemble.json)")
     p.add_argument("--json", action="store_true", help="print the raw metadata JSON")
 
 
