@@ -57,6 +57,7 @@ class EmotionClassifier:
         self.model_path = model_path
         self.test_time_views = test_time_views
         self.views_max_faces = views_max_faces  # 0: every face gets its views
+        self.views = metadata.views             # parsed once, not per frame
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -81,7 +82,7 @@ class EmotionClassifier:
             return np.zeros((0, len(self.labels)), np.float32)
         if not (self.test_time_views if test_time_views is None else test_time_views):
             return self._run(self.metadata.scale_pixels(crops))
-        return self.classify_views(crops, self.metadata.views, self.views_max_faces)
+        return self.classify_views(crops, self.views, self.views_max_faces)
 
     def classify_views(self, crops: np.ndarray, views: tuple[View, ...], max_faces: int = 0) -> np.ndarray:
         """The mean probabilities over the given views of each crop (of the first `max_faces`
