@@ -1,4 +1,8 @@
-"""Where the project's own files live (models/, haarcascade_files/, config.yaml)."""
+"""Where the package's own data files live (models/, haarcascade_files/, config.yaml).
+
+They travel inside the package (package data), so an installed wheel finds them
+wherever it is run from.
+"""
 
 from __future__ import annotations
 
@@ -6,5 +10,5 @@ from pathlib import Path
 
 
 def package_root() -> Path:
-    """The project root: the folder that holds acting_mirror/, models/ and haarcascade_files/."""
-    return Path(__file__).resolve().parent.parent
+    """The folder of the acting_mirror package, which holds models/, haarcascade_files/ and config.yaml."""
+    return Path(__file__).resolve().parent

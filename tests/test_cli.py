@@ -210,7 +210,7 @@ def test_missing_model(tmp_path, clips):
 
 
 def test_corrupt_model(tmp_path, clips):
-    metadata = json.loads((ROOT / "models" / "mirror_net.json").read_text())
+    metadata = json.loads((ROOT / "acting_mirror" / "models" / "mirror_net.json").read_text())
     (tmp_path / "bad.tflite").write_bytes(b"\x00garbage" * 100)
     (tmp_path / "bad.keras").write_bytes(b"\x00garbage" * 100)
     metadata["files"] = {"tflite": "bad.tflite", "keras": "bad.keras"}

@@ -12,11 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_shipped_config_yaml_holds_every_key_with_the_default_values():
-    shipped = load_config(ROOT / "config.yaml")
+    shipped = load_config(ROOT / "acting_mirror" / "config.yaml")
     assert shipped == Config()
     import yaml
 
-    data = yaml.safe_load((ROOT / "config.yaml").read_text())
+    data = yaml.safe_load((ROOT / "acting_mirror" / "config.yaml").read_text())
     for section, values in Config().__dict__.items():
         assert set(data[section]) == set(values.__dict__), f"config.yaml section {section} is incomplete"
 
