@@ -363,15 +363,15 @@ class MirrorApp:
         if self.config.output.report_dir:
             from acting_mirror.report import write_report
 
-            fps = self._report_fps()
-            # a camera actor moves through cues with space / n / p: score the cue times they really played
-            spans = None
-            if self.player is not None and self.timeline.frames:
-                spans = self.player.played_spans(self.timeline.times[-1] + 1 / fps)
+            fps, spans = self.report_inputs()
             paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans)
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
 
-    def _report_fps(self) -> float:
-        if self.live:
-            return self.summary.mean_fps or self.source.fps
-        return self.source.fps
+    def report_inputs(self) -> tuple[float, list | None]:
+        """The frame rate and the played cue spans the run's summary and report are built with."""
+        fps = (self.summary.mean_fps or self.source.fps) if self.live else self.source.fps
+        # a camera actor moves through cues with space / n / p: score the cue times they really played
+        spans = None
+        if self.player is not None and self.timeline.frames:
+            spans = self.player.played_spans(self.timeline.times[-1] + 1 / fps)
+        return fps, spans

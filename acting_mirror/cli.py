@@ -123,90 +123,38 @@ def _raise_interrupt(signum, frame):
 
 
 def run(args) -> int:
-    from acting_mirror.app import MirrorApp, build_pipeline
-    from acting_mirror.sinks import WindowSink, display_available
+    """Flags -> config -> `api.analyze` (the one code path the Python API uses too) -> printed summary."""
+    from functools import partial
+
+    from acting_mirror.api import analyze
+    from acting_mirror.sinks import display_available
 
     config = make_config(args)
     if config.display.show and not display_available():
         _log("no display found: running without windows (--no-display)")
         config = config.override(display={"show": False})
-    script = None
-    pipeline = build_pipeline(config)
-    if args.script:
-        from acting_mirror.script import load_script
-
-        script = load_script(args.script, pipeline.labels)
-    source = open_source(args, config, _log)
-    windows = video = progress = None
-    try:
-        if source.is_image:
-            return _run_image(source, pipeline, config, args)
-        if config.output.video:
-            video = _make_video(source, config)
-        if config.display.show:
-            windows = WindowSink()
-        else:
-            from tqdm import tqdm
-
-            total = source.total_frames
-            if config.source.max_frames:
-                total = min(total or config.source.max_frames, config.source.max_frames)
-            progress = tqdm(total=total, unit="frame", desc=source.name, file=sys.stderr, dynamic_ncols=True,
-                            disable=None)
-        app = MirrorApp(config, pipeline, source, windows=windows, video=video, script=script, progress=progress,
-                        log=_log)
-        summary = app.run()
-    finally:
-        source.close()
-        if windows is not None:
-            windows.close_all()
-    for line in summary.lines():
-        print(line)
-    return 130 if summary.stopped_by.startswith("interrupt") else 0
+    show = config.display.show
+    # the source opens after the model has loaded, so a bad --model fails before a download
+    analysis = analyze(partial(open_source, args, config, _log), script=args.script, config=config,
+                       report_dir=config.output.report_dir or None, video_output=config.output.video or None,
+                       progress=not show, show=show, log=_log)
+    if analysis.image:
+        _print_image(analysis)
+    else:
+        for line in analysis.run.lines():
+            print(line)
+    return 130 if analysis.run.stopped_by.startswith("interrupt") else 0
 
 
-def _make_video(source, config):
-    from acting_mirror.app import LiveRateVideo
-    from acting_mirror.sinks import VideoSink
-
-    path, codec = config.output.video, config.output.codec
-    if source.live:
-        return LiveRateVideo(lambda fps: VideoSink(path, fps, codec))
-    return VideoSink(path, source.fps, codec)
-
-
-def _run_image(source, pipeline, config, args) -> int:
-    import cv2
-
-    from acting_mirror.app import ViewState, render_main
-    from acting_mirror.sinks import MAIN_WINDOW
-
-    frame = next(iter(source))
-    result = pipeline.process(frame)
-    view = ViewState(config.display.details, config.display.graph, config.display.rectangles)
-    shown = render_main(frame.image, result, view, fps=0.0)
-    out_dir = Path(config.output.video).parent if config.output.video else Path(".")
-    out_path = out_dir / f"{Path(args.image).stem}_annotated.png"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out_path), shown):
-        raise OSError(f"cannot write {out_path}")
-    for face in result.faces:
+def _print_image(analysis) -> None:
+    faces = analysis.timeline.results()[0].faces if analysis.timeline.frames else ()
+    for face in faces:
         print(f"person {face.track_id}: {face.label} {face.confidence:.0%} at "
               f"x={face.box.x} y={face.box.y} w={face.box.w} h={face.box.h}")
-    if not result.faces:
+    if not faces:
         print("no face found")
-    print(f"annotated image: {out_path}")
-    if config.display.show:
-        from acting_mirror.sinks import WindowSink
-
-        windows = WindowSink()
-        try:
-            windows.show(MAIN_WINDOW, shown)
-            while windows.poll(50) != "quit" and not windows.main_closed():
-                pass
-        finally:
-            windows.close_all()
-    return 0
+    if analysis.run.output:
+        print(f"annotated image: {analysis.run.output}")
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

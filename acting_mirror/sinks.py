@@ -129,6 +129,29 @@ def save_snapshot(image: np.ndarray, directory: str | Path) -> Path:
     return path
 
 
+class ImageFileSink:
+    """A photo's annotated copy as an image file: the photo's counterpart of VideoSink
+    (the same write/close), so a photo runs through the same loop as a video."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.frames_written = 0
+
+    def write(self, image: np.ndarray) -> None:
+        import cv2
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SinkError(f"cannot write image {self.path}: {error.strerror or error}") from None
+        if not cv2.imwrite(str(self.path), image):
+            raise SinkError(f"cannot write image {self.path}")
+        self.frames_written = 1
+
+    def close(self) -> None:
+        """Nothing held open: each write is a complete file."""
+
+
 # -- display --------------------------------------------------------------
 
 def display_available() -> bool:

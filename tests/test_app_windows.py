@@ -341,18 +341,12 @@ KEY_TOLERANCE_S = 0.5
 
 
 def test_camera_scene_started_and_moved_through_with_keys(display, tmp_path):
-    from acting_mirror.app import MirrorApp, build_pipeline
-    from acting_mirror.cli import _make_video
+    from acting_mirror.api import analyze
     from acting_mirror.config import Config
-    from acting_mirror.script import load_script
-    from acting_mirror.sinks import WindowSink
     from acting_mirror.sources import open_camera
 
-    config = Config().override(output={"video": str(tmp_path / "camera.avi"), "report_dir": str(tmp_path / "report"),
-                                       "snapshot_dir": str(tmp_path / "snapshots")})
-    pipeline = build_pipeline(config)
+    config = Config().override(output={"snapshot_dir": str(tmp_path / "snapshots")})
     (tmp_path / "scene.yaml").write_text(SCENE)
-    script = load_script(tmp_path / "scene.yaml", pipeline.labels)
     camera = FaceCamera(fps=20.0, duration_s=30.0)
     source = open_camera(0, fps=20.0, capture_factory=lambda index: camera)
     pressed: dict[str, float] = {}  # key -> when it was sent, in the camera's time (Frame.time_s)
@@ -374,23 +368,23 @@ def test_camera_scene_started_and_moved_through_with_keys(display, tmp_path):
         except Exception as error:  # reported by the main thread
             failures.append(repr(error))
 
-    windows = WindowSink()
     user = threading.Thread(target=actor, name="test user", daemon=True)
     try:
-        video = _make_video(source, config)
-        app = MirrorApp(config, pipeline, source, windows=windows, video=video, script=script, log=lambda _: None)
         user.start()
-        summary = app.run()  # HighGUI on this (the main) thread
+        # the command line's path: windows, video and report, HighGUI on this (the main) thread
+        analysis = analyze(source, script=tmp_path / "scene.yaml", config=config, show=True,
+                           video_output=tmp_path / "camera.avi", report_dir=tmp_path / "report", log=lambda _: None)
     finally:
         source.close()
-        windows.close_all()
         user.join(timeout=30)
+    summary = analysis.run
     assert not failures, failures
     assert summary.stopped_by == "q", summary.stopped_by
     assert set(pressed) == {key for key, _ in KEY_PLAN}
 
     # the report scores each cue over the times it was really played
     report = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert analysis.summary == report  # the API returns what the report says, played cue times included
     played = [cue["played"] for cue in report["cues"]]
     assert len(played[0]) == 2 and len(played[1]) == 1 and played[2] == []
     (first_start, first_end), (again_start, again_end) = played[0]
@@ -398,7 +392,7 @@ def test_camera_scene_started_and_moved_through_with_keys(display, tmp_path):
     for got, key in ((first_start, "space"), (second_start, "n"), (again_start, "p")):
         assert -KEY_TOLERANCE_S < got - pressed[key] < KEY_TOLERANCE_S, (key, got, pressed)
     assert first_end == second_start and second_end == again_start
-    times = app.timeline.times
+    times = analysis.timeline.times
     assert again_end == pytest.approx(times[-1] + 1 / report["fps"], abs=1e-3)
     assert times[0] < first_start  # frames before space: no cue yet
     for cue, spans in zip(report["cues"], played, strict=True):

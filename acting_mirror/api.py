@@ -1,0 +1,288 @@
+"""The Python entry point: run the mirror's analysis on a video file, a URL, a photo or any
+`Source`, and get the timeline, the summary and the per-cue scores back.
+
+    from acting_mirror import analyze
+
+    take = analyze("take3.mp4", script="scene.yaml")
+    take.summary["score"]          # 0-100, as in summary.json
+    take.cues                      # one dict per cue, as in summary.json
+    take.to_pandas()               # one row per frame and face (pandas, when installed)
+
+The command line runs through `analyze` too (`cli.run`: flags -> config -> `analyze`), so
+a notebook and `acting-mirror --video take3.mp4 --script scene.yaml --report DIR` give the
+same numbers. Importing this module loads no model, no TensorFlow and no GUI; `analyze` is
+headless unless asked for windows (`show=True`), and writes files only where it is told to
+(`video_output`, `report_dir`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from acting_mirror.app import RunSummary
+    from acting_mirror.config import Config
+    from acting_mirror.script import Script
+    from acting_mirror.sources import Source
+    from acting_mirror.timeline import Timeline
+
+IMAGE_SUFFIXES = frozenset({".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"})
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+SourceLike = Union[str, Path, int, "Source", Callable[[], "Source"]]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What one run found.
+
+    source:   the source's name (file name, URL title, "camera 0", "demo")
+    labels:   the model's emotions, in its order (the probability columns)
+    timeline: every frame's tracked faces (`acting_mirror.timeline.Timeline`)
+    summary:  exactly what summary.json holds: frames, duration_s, fps, emotion_share of
+              person 0, and with a script title, cues and score
+    run:      how the run went: frames, seconds, stopped_by, the video and report written
+    image:    True when the source was a single photo
+    """
+
+    source: str
+    labels: tuple[str, ...]
+    timeline: Timeline
+    summary: dict[str, Any]
+    run: RunSummary
+    image: bool = False
+
+    @property
+    def cues(self) -> list[dict[str, Any]]:
+        """Per-cue scores of person 0 (empty without a script), as in summary.json."""
+        return list(self.summary.get("cues", []))
+
+    @property
+    def score(self) -> float | None:
+        """The frame-weighted on-target share over the cues, 0-100 (None without a script)."""
+        return self.summary.get("score")
+
+    @property
+    def emotion_share(self) -> dict[str, float]:
+        """Share of person 0's face frames per shown emotion."""
+        return dict(self.summary["emotion_share"])
+
+    def to_pandas(self):
+        """The timeline as a pandas DataFrame, the columns of timeline.csv: frame, time_s,
+        person, x, y, w, h, one probability column per label, label. A frame without
+        person 0 has a person-0 row with the rest empty (NaN / None), so person 0's rows
+        cover every frame."""
+        pandas = _pandas()
+        columns = self.timeline.columns()
+        empty = [None] * (len(columns) - 3)
+        rows = []
+        for result in self.timeline.results():
+            if result.person(0) is None:
+                rows.append([result.index, result.time_s, 0, *empty])
+            for face in result.faces:
+                box = face.box
+                rows.append([result.index, result.time_s, face.track_id, box.x, box.y, box.w, box.h,
+                             *face.probabilities, face.label])
+        frame = pandas.DataFrame(rows, columns=columns)
+        # whole numbers stay integers where a face was seen (nullable Int64 where it was not)
+        return frame.astype({"frame": "int64", "person": "int64", "x": "Int64", "y": "Int64", "w": "Int64",
+                             "h": "Int64"})
+
+    def cues_to_pandas(self):
+        """The per-cue scores as a pandas DataFrame, one row per cue (no rows without a script)."""
+        pandas = _pandas()
+        columns = ["number", "start", "end", "line", "target", "frames", "face_frames", "on_target_fraction",
+                   "no_face_fraction", "mean_target_probability", "shown_most", "played"]
+        return pandas.DataFrame(self.cues, columns=columns)
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("to_pandas() needs pandas: pip install pandas") from None
+    return pandas
+
+
+def default_config() -> Config:
+    """The package's own config.yaml (every key, with the shipped defaults)."""
+    from acting_mirror.config import load_config
+    from acting_mirror.paths import package_root
+
+    return load_config(package_root() / "config.yaml")
+
+
+def analyze(source: SourceLike, *, script: str | Path | Script | None = None, model: str | Path | None = None,
+            backend: str | None = None, detector: str | None = None, config: Config | str | Path | None = None,
+            report_dir: str | Path | None = None, video_output: str | Path | None = None,
+            max_frames: int | None = None, progress: bool = False, show: bool = False,
+            log: Callable[[str], None] | None = None) -> Analysis:
+    """Run the mirror's pipeline (detect -> classify -> track -> timeline -> score) over a source.
+
+    source:       a video file, an http(s)/rtsp/YouTube URL (anything yt-dlp resolves), a photo
+                  (by its suffix: .jpg, .png, ...), a camera index, an opened `Source`
+                  (e.g. `acting_mirror.sources.open_demo()`), or a callable returning one (called
+                  after the model has loaded, so a bad model fails before a download)
+    script:       an acting script (YAML path, or a parsed `Script`): the cues get scored
+    model:        another model's metadata JSON (default: the config's, the shipped ensemble)
+    backend:      "tflite" (default; LiteRT) or "keras" (needs the `train` extra)
+    detector:     the face detector's kind, sets `detector.kind` of the config
+    config:       a Config or a config YAML path (default: the package's config.yaml); the
+                  arguments above override it. Its output.video and output.report_dir are not
+                  used: files are written only where the two arguments below say.
+    report_dir:   also write timeline.csv, summary.json, report.html and charts there
+    video_output: also write the annotated video there (for a photo: the annotated PNG, at this
+                  path when it ends in an image suffix, else beside it as <photo>_annotated.png)
+    max_frames:   stop after this many frames (0 or None: the whole source)
+    progress:     a tqdm progress bar on stderr (headless runs)
+    show:         open the mirror's windows (needs a display); the command line's default
+    log:          called with one-line notes (no camera, downloads); default: the logging module
+
+    Bad input raises the step's own error (SourceError, ModelError, ScriptError, ConfigError,
+    SinkError ...), each a one-line message. Ctrl-C stops the run early and still returns what
+    was analysed (run.stopped_by says so), with the video and report complete up to there.
+    """
+    from acting_mirror.app import MirrorApp, build_pipeline
+    from acting_mirror.report import build_summary
+
+    log = log or logging.getLogger("acting_mirror").info
+    config = _resolve_config(config, model=model, backend=backend, detector=detector, report_dir=report_dir,
+                             video_output=video_output, max_frames=max_frames)
+    opened: Source | None = source if _is_source(source) else None
+    try:
+        pipeline = build_pipeline(config)
+        script = _load_script(script, pipeline.labels)
+        if opened is None:
+            opened = open_source(source, config, log)
+        video = _make_video(opened, config)
+        windows = progress_bar = None
+        try:
+            if show:
+                from acting_mirror.sinks import WindowSink
+
+                windows = WindowSink()
+            elif progress:
+                progress_bar = _progress_bar(opened, config)
+            app = MirrorApp(config, pipeline, opened, windows=windows, video=video, script=script,
+                            progress=progress_bar, log=log)
+            run = app.run()
+        finally:
+            if windows is not None:
+                windows.close_all()
+    finally:
+        if opened is not None:
+            opened.close()
+    fps, spans = app.report_inputs()
+    summary = build_summary(app.timeline, fps, script, spans)
+    return Analysis(opened.name, pipeline.labels, app.timeline, summary, run, image=opened.is_image)
+
+
+def _resolve_config(config, *, model, backend, detector, report_dir, video_output, max_frames) -> Config:
+    from acting_mirror.config import Config, load_config
+
+    if config is None:
+        config = default_config()
+    elif not isinstance(config, Config):
+        config = load_config(config)
+    sections: dict[str, dict] = {"output": {"video": "" if video_output is None else str(video_output),
+                                            "report_dir": "" if report_dir is None else str(report_dir)}}
+    if model is not None:
+        sections["model"] = {"path": str(model)}
+    if backend is not None:
+        sections.setdefault("model", {})["backend"] = backend
+    if detector is not None:
+        sections["detector"] = {"kind": detector}
+    if max_frames is not None:
+        from acting_mirror.config import ConfigError
+
+        if max_frames < 0:
+            raise ConfigError("max_frames must be >= 0")
+        sections["source"] = {"max_frames": int(max_frames)}
+    return config.override(**sections)
+
+
+def _is_source(value) -> bool:
+    from acting_mirror.sources import Source
+
+    return isinstance(value, Source)
+
+
+def open_source(source: SourceLike, config: Config | None = None, log: Callable[[str], None] | None = None) -> Source:
+    """Open what `analyze` accepts as a source (see there) as a `Source`."""
+    from acting_mirror import sources
+
+    config = config or default_config()
+    if _is_source(source):
+        return source
+    if callable(source):
+        opened = source()
+        if not _is_source(opened):
+            raise TypeError(f"the source callable returned {type(opened).__name__}, not a Source")
+        return opened
+    if isinstance(source, bool) or not isinstance(source, (str, Path, int)):
+        raise TypeError(f"source must be a path, URL, camera index or Source, not {type(source).__name__}")
+    if isinstance(source, int):
+        return sources.open_camera(source, fps=config.source.camera_fps)
+    text = str(source)
+    if isinstance(source, str) and _URL.match(text):
+        return sources.open_url(text, max_height=config.source.youtube_max_height,
+                                log=log or logging.getLogger("acting_mirror").info)
+    if Path(text).suffix.lower() in IMAGE_SUFFIXES:
+        return sources.open_image(text)
+    return sources.open_video(text)
+
+
+def _load_script(script, labels: tuple[str, ...]):
+    if script is None:
+        return None
+    from acting_mirror.script import Script, load_script
+
+    if isinstance(script, Script):
+        unknown = sorted({t for cue in script.cues for t in cue.targets} - set(labels))
+        if unknown:
+            from acting_mirror.script import ScriptError
+
+            raise ScriptError(f"script {script.title!r}: {', '.join(unknown)} not among the model's emotions "
+                              f"({', '.join(labels)})")
+        return script
+    return load_script(script, labels)
+
+
+def annotated_image_path(video_output: str | Path, photo_name: str) -> Path:
+    """Where a photo's annotated copy goes: `video_output` itself when it names an image,
+    else <photo stem>_annotated.png in its folder."""
+    video_output = Path(video_output)
+    if video_output.suffix.lower() in IMAGE_SUFFIXES:
+        return video_output
+    return video_output.parent / f"{Path(photo_name).stem}_annotated.png"
+
+
+def _make_video(source: Source, config: Config):
+    from acting_mirror.sinks import ImageFileSink, VideoSink
+
+    path, codec = config.output.video, config.output.codec
+    if not path:
+        return None
+    if source.is_image:
+        return ImageFileSink(annotated_image_path(path, source.name))
+    if source.live:
+        from acting_mirror.app import LiveRateVideo
+
+        return LiveRateVideo(lambda fps: VideoSink(path, fps, codec))
+    return VideoSink(path, source.fps, codec)
+
+
+def _progress_bar(source: Source, config: Config):
+    import sys
+
+    from tqdm import tqdm
+
+    total = source.total_frames
+    if config.source.max_frames:
+        total = min(total or config.source.max_frames, config.source.max_frames)
+    return tqdm(total=total, unit="frame", desc=source.name, file=sys.stderr, dynamic_ncols=True, disable=None)
