@@ -160,7 +160,7 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
         if opened is None:
             opened = open_source(source, config, log)
         video = _make_video(opened, config)
-        windows = progress_bar = None
+        windows = progress_bar = app = None
         try:
             if show:
                 from acting_mirror.sinks import WindowSink
@@ -172,6 +172,13 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
                             progress=progress_bar, log=log)
             run = app.run()
         finally:
+            if video is not None and app is None:  # the run never started: let the claimed file go
+                import contextlib
+
+                from acting_mirror.sinks import SinkError
+
+                with contextlib.suppress(SinkError):  # the error being raised already says what went wrong
+                    video.close()
             if windows is not None:
                 windows.close_all()
     finally:
@@ -270,11 +277,26 @@ def _make_video(source: Source, config: Config):
         return None
     if source.is_image:
         return ImageFileSink(annotated_image_path(path, source.name))
+    from acting_mirror.sinks import check_free_space
+
+    frames = source.total_frames
+    if config.source.max_frames:
+        frames = min(frames or config.source.max_frames, config.source.max_frames)
+    sink = VideoSink(path, source.fps, codec)  # claims the file (checked, locked) before the first frame
+    try:
+        check_free_space(path, source.frame_size, frames)
+    except BaseException:
+        sink.close()
+        raise
     if source.live:
         from acting_mirror.app import LiveRateVideo
 
-        return LiveRateVideo(lambda fps: VideoSink(path, fps, codec))
-    return VideoSink(path, source.fps, codec)
+        def at_measured_rate(fps: float) -> VideoSink:
+            sink.fps = fps
+            return sink
+
+        return LiveRateVideo(at_measured_rate, release=sink.close)
+    return sink
 
 
 def _progress_bar(source: Source, config: Config):

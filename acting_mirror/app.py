@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.config import Config
-from acting_mirror.sinks import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW
+from acting_mirror.sinks import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW, SinkError
 from acting_mirror.types import Frame, FrameResult
 
 
@@ -81,8 +81,9 @@ class LiveRateVideo:
     until the real processing rate is known, so the file plays at true speed."""
 
     def __init__(self, open_sink: Callable[[float], object], probe_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, release: Callable[[], None] | None = None):
         self._open_sink = open_sink
+        self._release = release  # called by close() when no frame came, so the sink never opened
         self._probe_s = probe_s
         self._clock = clock
         self._pending: list[np.ndarray] = []
@@ -96,6 +97,10 @@ class LiveRateVideo:
     @property
     def path(self):
         return getattr(self._sink, "path", None)
+
+    @property
+    def failure(self) -> str | None:
+        return getattr(self._sink, "failure", None)
 
     def write(self, image: np.ndarray) -> None:
         if self._sink is not None:
@@ -121,6 +126,8 @@ class LiveRateVideo:
             self._flush()
         if self._sink is not None:
             self._sink.close()
+        elif self._release is not None:
+            self._release()
 
 
 @dataclass
@@ -142,6 +149,8 @@ class RunSummary:
     person0_frames: int = 0
     output: str | None = None
     output_frames: int = 0
+    output_failed: bool = False
+    error: str | None = None  # an output that could not be written (the run stopped there)
     report: str | None = None
     snapshots: list = field(default_factory=list)
     stopped_by: str = "end of input"
@@ -157,7 +166,9 @@ class RunSummary:
         if self.person0_share:
             shares = sorted(self.person0_share.items(), key=lambda kv: kv[1], reverse=True)
             lines.append("person 0: " + ", ".join(f"{label} {share:.0%}" for label, share in shares if share > 0))
-        if self.output:
+        if self.output and self.output_failed:
+            lines.append(f"video: {self.output} is incomplete (see the error)")
+        elif self.output:
             lines.append(f"video: {self.output} ({self.output_frames} frames)")
         if self.report:
             lines.append(f"report: {self.report}")
@@ -229,6 +240,9 @@ class MirrorApp:
                     break
         except KeyboardInterrupt:
             self.summary.stopped_by = "interrupt (Ctrl-C)"
+        except SinkError as error:  # an output cannot be written: stop here, keep everything else
+            self.summary.error = str(error)
+            self.summary.stopped_by = "an output error"
         finally:
             self.summary.seconds = self.clock() - started
             self._finish()
@@ -242,11 +256,11 @@ class MirrorApp:
         fps = self.fps_meter.tick()
         self._last_status = self._cue_status(result)
         shown = render_main(frame.image, result, self.view, fps, self._last_status)
-        if self.video is not None:
-            self.video.write(shown)
-        self.summary.frames += 1
+        self.summary.frames += 1  # analysed and in the timeline, even if the video cannot take it
         if self.progress is not None:
             self.progress.update(1)
+        if self.video is not None:
+            self.video.write(shown)
         return shown
 
     def _cue_status(self, result: FrameResult):
@@ -350,9 +364,13 @@ class MirrorApp:
     # -- the end ---------------------------------------------------------
     def _finish(self) -> None:
         if self.video is not None:
-            self.video.close()  # always: an interrupted run still leaves a playable file
+            try:
+                self.video.close()  # always: an interrupted run still leaves a playable file
+            except SinkError as error:  # the finished file lacks frames: say so, never count them
+                self.summary.error = self.summary.error or str(error)
             self.summary.output = str(getattr(self.video, "path", "") or self.config.output.video)
-            self.summary.output_frames = self.video.frames_written
+            self.summary.output_failed = getattr(self.video, "failure", None) is not None
+            self.summary.output_frames = 0 if self.summary.output_failed else self.video.frames_written
         if self.progress is not None:
             self.progress.close()
         if self.windows is not None and self.graph is not None and self.view.graph:

@@ -130,6 +130,7 @@ def run(args) -> int:
     from acting_mirror.sinks import display_available
 
     config = make_config(args)
+    _refuse_overwriting_inputs(args, config)
     if config.display.show and not display_available():
         _log("no display found: running without windows (--no-display)")
         config = config.override(display={"show": False})
@@ -143,7 +144,28 @@ def run(args) -> int:
     else:
         for line in analysis.run.lines():
             print(line)
+    if analysis.run.error:
+        _log(f"error: {analysis.run.error}")
+        return 1
     return 130 if analysis.run.stopped_by.startswith("interrupt") else 0
+
+
+def _refuse_overwriting_inputs(args, config) -> None:
+    """Before anything is opened: no output may be one of the inputs (links count)."""
+    from acting_mirror.api import annotated_image_path
+    from acting_mirror.report import OUTPUT_FILES
+    from acting_mirror.sinks import refuse_overwriting_inputs
+
+    inputs = [("input video", args.video), ("input image", args.image), ("script", args.script),
+              ("config file", args.config)]
+    outputs = []
+    if args.image:
+        outputs.append(("annotated image", annotated_image_path(config.output.video or "output.avi", args.image)))
+    elif config.output.video:
+        outputs.append(("video", config.output.video))
+    if config.output.report_dir:
+        outputs += [("report file", Path(config.output.report_dir) / name) for name in OUTPUT_FILES]
+    refuse_overwriting_inputs(outputs, [(what, path) for what, path in inputs if path])
 
 
 def _print_image(analysis) -> None:

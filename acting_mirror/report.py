@@ -37,6 +37,7 @@ SUMMARY_FILE = "summary.json"
 HTML_FILE = "report.html"
 OVER_TIME_FILE = "emotion_over_time.png"
 POLAR_FILE = "emotion_polar.png"
+OUTPUT_FILES = (TIMELINE_FILE, SUMMARY_FILE, HTML_FILE, OVER_TIME_FILE, POLAR_FILE)
 WORK_ON_COUNT = 3
 MAX_CHART_POINTS = 600  # longer runs are averaged into this many points per line
 DEFAULT_FPS = 30.0  # only when a one-frame timeline gives no other clue

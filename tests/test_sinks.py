@@ -20,7 +20,7 @@ def test_video_sink_writes_a_file_opencv_reads_back(tmp_path):
     images = list(synth_frames("two", 15, SIZE))
     path = tmp_path / "out" / "output.avi"
     sink = VideoSink(path, fps=12.5)
-    assert not path.exists()  # opened lazily, on the first frame
+    assert path.stat().st_size == 0  # claimed (and locked) up front; the writer opens on the first frame
     for image in images:
         sink.write(image)
     sink.close()
@@ -101,3 +101,36 @@ def test_no_display_means_no_windows(monkeypatch):
     assert display_available() is False
     with pytest.raises(SinkError, match="no display"):
         WindowSink()  # instead of Qt aborting the whole process
+
+
+def test_a_second_writer_of_the_same_file_is_refused(tmp_path):
+    path = tmp_path / "take.avi"
+    first, second = synth_frames("one", 2, SIZE)
+    sink = VideoSink(path, fps=10.0)
+    sink.write(first)
+    with pytest.raises(SinkError, match=r"take\.avi: another run is writing it"):
+        VideoSink(path, fps=10.0)
+    sink.write(second)
+    sink.close()
+    assert len(read_video(path)[0]) == 2  # the refused writer changed nothing
+    VideoSink(path, fps=10.0).close()  # free again once closed; a claim that writes nothing keeps the file
+    assert len(read_video(path)[0]) == 2
+
+
+def test_a_claimed_file_that_gets_no_frame_is_removed(tmp_path):
+    path = tmp_path / "never.avi"
+    VideoSink(path, fps=10.0).close()
+    assert not path.exists()
+
+
+def test_a_file_removed_while_written_is_a_failure(tmp_path):
+    path = tmp_path / "gone.avi"
+    sink = VideoSink(path, fps=10.0)
+    images = list(synth_frames("one", 60, SIZE))
+    with pytest.raises(SinkError, match=r"gone\.avi: the file was removed while it was written"):
+        for index, image in enumerate(images):
+            if index == 20:
+                path.unlink()
+            sink.write(image)
+    assert sink.failure is not None
+    sink.close()
