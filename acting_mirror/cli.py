@@ -16,6 +16,8 @@ class UsageError(ValueError):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from acting_mirror import installed_version
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Rehearse in front of a camera and see, live, which emotion your face shows. "
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: ./config.yaml if present, else the project's config.yaml)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     return parser
 
 

@@ -1,6 +1,7 @@
-"""Demo and test clips made from a real face photo shipped by scikit-image.
+"""Demo and test clips made from a real face photo shipped in the package.
 
-The astronaut photo (Eileen Collins, public domain) holds one smiling frontal face.
+The astronaut photo (Eileen Collins, NASA, public domain; assets/README.md says where it
+comes from) holds one smiling frontal face.
 We paste a square patch around it onto a plain background, moved and scaled per
 frame, so the demo, the tests and the benchmark all use real faces and need no
 camera, network or user file.
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-# Where the face is in skimage.data.astronaut() (Haar detection, 512x512 photo),
+ASTRONAUT_FILE = "assets/astronaut.jpg"  # relative to the package folder
+
+# Where the face is in the astronaut photo (Haar detection, 512x512 photo),
 # and the square patch around it that we paste: the face is half the patch wide.
 ASTRONAUT_FACE = (177, 66, 95, 95)
 PATCH_MARGIN = 0.5
@@ -23,10 +26,16 @@ SCENARIOS = ("one", "two", "leave", "crowd", "none", "demo")
 
 
 def astronaut_bgr() -> np.ndarray:
+    """The 512x512 astronaut photo, BGR."""
     import cv2
-    from skimage import data
 
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    from acting_mirror.paths import package_root
+
+    path = package_root() / ASTRONAUT_FILE
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"the demo photo {path} is missing or unreadable (a broken install?)")
+    return image
 
 
 def face_patch(side: int | None = None) -> np.ndarray:

@@ -132,6 +132,12 @@ class KerasClassifier(EmotionClassifier):
     def __init__(self, metadata: ModelMetadata, model_path: Path, threads: int = 2, test_time_views: bool = False,
                  views_max_faces: int = 0):
         super().__init__(metadata, model_path, test_time_views, views_max_faces)
+        from acting_mirror.extras import TRAIN, MissingExtra, require
+
+        try:
+            require(TRAIN, "the keras backend", ("tensorflow", "keras"))
+        except MissingExtra as error:
+            raise ModelError(f"{error}, or use the default tflite backend") from None
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with native_stderr_silenced():
             import keras

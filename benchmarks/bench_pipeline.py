@@ -2,7 +2,7 @@
 
 Absolute numbers on a shared 2-core machine are noise, so every target is a ratio
 against the reference, measured in the same run. Clips are generated from a real
-face photo shipped by scikit-image (see acting_mirror.demo).
+face photo shipped in the package (acting_mirror/assets/, see acting_mirror.demo).
 
     .venv/bin/python benchmarks/bench_pipeline.py [--quick] [--json bench.json]
 """

@@ -293,7 +293,10 @@ def _short(value) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from acting_mirror import installed_version
+
     parser = argparse.ArgumentParser(prog="acting-mirror-model", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_evaluate(sub)
@@ -303,13 +306,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what each command imports from the `train` extra (info needs none of it)
+COMMAND_MODULES = {"train": ("tensorflow", "keras"), "evaluate": ("sklearn", "scipy"),
+                   "export": ("tensorflow", "keras"), "ensemble": ("tensorflow", "keras")}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from acting_mirror.extras import TRAIN, MissingExtra, require
+
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": _run_train, "evaluate": _run_evaluate, "export": _run_export,
                 "ensemble": _run_ensemble, "info": _run_info}
     try:
+        if args.command in COMMAND_MODULES:
+            require(TRAIN, f"acting-mirror-model {args.command}", COMMAND_MODULES[args.command])
         return handlers[args.command](args)
+    except MissingExtra as error:
+        print(f"acting-mirror-model: error: {error}", file=sys.stderr)
+        return 2
     except (DatasetError, ModelError, ValueError, OSError) as error:
         print(f"acting-mirror-model: error: {error}", file=sys.stderr)
         return 2
