@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-ASTRONAUT_FILE = "assets/astronaut.jpg"  # relative to the package folder
+ASTRONAUT_FILE = "assets/astronaut.png"  # relative to the package folder
 
 # Where the face is in the astronaut photo (Haar detection, 512x512 photo),
 # and the square patch around it that we paste: the face is half the patch wide.

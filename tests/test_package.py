@@ -74,7 +74,7 @@ def test_wheel_holds_the_package_data_and_lean_requirements(wheel):
     expected = shipped_data_files()
     for must in ("acting_mirror/config.yaml", "acting_mirror/models/mirror_ensemble.json",
                  "acting_mirror/models/mirror_ensemble_dynamic.tflite", "acting_mirror/models/mirror_ensemble.keras",
-                 "acting_mirror/assets/astronaut.jpg"):
+                 "acting_mirror/assets/astronaut.png"):
         assert must in expected  # the check below is not vacuous
     assert [name for name in expected if name.endswith("/haarcascade_frontalface_default.xml")]
     assert expected - names == set(), "package data missing from the wheel"
