@@ -306,9 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# what each command imports from the `train` extra (info needs none of it)
-COMMAND_MODULES = {"train": ("tensorflow", "keras"), "evaluate": ("sklearn", "scipy"),
-                   "export": ("tensorflow", "keras"), "ensemble": ("tensorflow", "keras")}
+# what a command imports from the `train` extra; any command not listed needs TensorFlow and Keras
+COMMAND_MODULES = {"info": (), "evaluate": ("sklearn", "scipy")}
+KERAS_MODULES = ("tensorflow", "keras")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,8 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"train": _run_train, "evaluate": _run_evaluate, "export": _run_export,
                 "ensemble": _run_ensemble, "info": _run_info}
     try:
-        if args.command in COMMAND_MODULES:
-            require(TRAIN, f"acting-mirror-model {args.command}", COMMAND_MODULES[args.command])
+        require(TRAIN, f"acting-mirror-model {args.command}", COMMAND_MODULES.get(args.command, KERAS_MODULES))
         return handlers[args.command](args)
     except MissingExtra as error:
         print(f"acting-mirror-model: error: {error}", file=sys.stderr)
