@@ -160,16 +160,22 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
         if opened is None:
             opened = open_source(source, config, log)
         video = _make_video(opened, config)
-        windows = progress_bar = app = None
+        windows = progress_bar = app = timeline_file = None
         try:
+            # every output is checked (and claimed) before the first frame, so a bad one costs no work
+            timeline_file = _make_timeline_file(config, pipeline.labels)
+            if show:
+                from acting_mirror.sinks import check_folder_writable
+
+                check_folder_writable(config.output.snapshot_dir, "snapshots")
             if show:
                 from acting_mirror.sinks import WindowSink
 
                 windows = WindowSink()
             elif progress:
                 progress_bar = _progress_bar(opened, config)
-            app = MirrorApp(config, pipeline, opened, windows=windows, video=video, script=script,
-                            progress=progress_bar, log=log)
+            app = MirrorApp(config, pipeline, opened, windows=windows, video=video, timeline_file=timeline_file,
+                            script=script, progress=progress_bar, log=log)
             run = app.run()
         finally:
             if video is not None and app is None:  # the run never started: let the claimed file go
@@ -179,6 +185,8 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
 
                 with contextlib.suppress(SinkError):  # the error being raised already says what went wrong
                     video.close()
+            if timeline_file is not None:
+                timeline_file.close()
             if windows is not None:
                 windows.close_all()
     finally:
@@ -297,6 +305,23 @@ def _make_video(source: Source, config: Config):
 
         return LiveRateVideo(at_measured_rate, release=sink.close)
     return sink
+
+
+def _make_timeline_file(config: Config, labels: tuple[str, ...]):
+    """The report's timeline.csv, claimed before the first frame and streamed as the run goes,
+    so a crash keeps it; an older run's summary and page there are removed (they would disagree)."""
+    if not config.output.report_dir:
+        return None
+    from acting_mirror.report import TIMELINE_FILE, remove_stale_report
+    from acting_mirror.sinks import TimelineFile
+
+    timeline_file = TimelineFile(Path(config.output.report_dir) / TIMELINE_FILE, labels)
+    try:
+        remove_stale_report(config.output.report_dir)
+    except BaseException:
+        timeline_file.close()
+        raise
+    return timeline_file
 
 
 def _progress_bar(source: Source, config: Config):

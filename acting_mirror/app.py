@@ -194,7 +194,7 @@ class MirrorApp:
     """One run of the mirror over one source, with optional windows, video and report."""
 
     def __init__(self, config: Config, pipeline: Pipeline, source, *, windows=None, video=None,
-                 script=None, progress=None, log: Callable[[str], None] = print,
+                 timeline_file=None, script=None, progress=None, log: Callable[[str], None] = print,
                  pace: bool | None = None, clock: Callable[[], float] = time.monotonic):
         from acting_mirror.timeline import Timeline
 
@@ -203,6 +203,7 @@ class MirrorApp:
         self.source = source
         self.windows = windows
         self.video = video
+        self.timeline_file = timeline_file  # timeline.csv streamed as the run goes (sinks.TimelineFile)
         self.script = script
         self.progress = progress
         self.log = log
@@ -252,6 +253,8 @@ class MirrorApp:
         """Analyse and render one frame, write it out; returns the image shown."""
         result = self.pipeline.process(frame)
         self.timeline.add(result)
+        if self.timeline_file is not None:
+            self.timeline_file.write(result)
         self._last_result = result
         fps = self.fps_meter.tick()
         self._last_status = self._cue_status(result)
@@ -371,6 +374,8 @@ class MirrorApp:
             self.summary.output = str(getattr(self.video, "path", "") or self.config.output.video)
             self.summary.output_failed = getattr(self.video, "failure", None) is not None
             self.summary.output_frames = 0 if self.summary.output_failed else self.video.frames_written
+        if self.timeline_file is not None:
+            self.timeline_file.close()
         if self.progress is not None:
             self.progress.close()
         if self.windows is not None and self.graph is not None and self.view.graph:
@@ -382,7 +387,10 @@ class MirrorApp:
             from acting_mirror.report import write_report
 
             fps, spans = self.report_inputs()
-            paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans)
+            # timeline.csv is already on disk when it was streamed; written whole here otherwise
+            streamed = self.timeline_file is not None and self.timeline_file.failure is None
+            paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans,
+                                 write_timeline=not streamed)
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
 
     def report_inputs(self) -> tuple[float, list | None]:

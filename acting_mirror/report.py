@@ -133,26 +133,33 @@ def _rounded(cue: dict) -> dict:
 
 # -- writing -------------------------------------------------------------------
 def write_report(directory: str | Path, timeline: Timeline, fps: float, script: Script | None = None, *,
-                 cue_spans: CueSpans | None = None) -> dict[str, Path]:
+                 cue_spans: CueSpans | None = None, write_timeline: bool = True) -> dict[str, Path]:
     """Write timeline.csv, summary.json, report.html and the PNG charts into `directory`
-    (created if needed). Returns their paths by kind: csv, summary, html, over_time_png, polar_png."""
+    (created if needed). Returns their paths by kind: csv, summary, html, over_time_png, polar_png.
+    write_timeline=False: timeline.csv is already there (streamed during the run)."""
     directory = Path(directory)
     _make_directory(directory)
-    paths = {"csv": timeline.write_csv(directory / TIMELINE_FILE)}
+    csv_path = directory / TIMELINE_FILE
+    paths = {"csv": timeline.write_csv(csv_path) if write_timeline else csv_path}
     paths.update(_write_analysis(directory, timeline, fps, script, cue_spans))
     return paths
 
 
 def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
-                   labels: Sequence[str] | None = None) -> dict[str, Path]:
+                   labels: Sequence[str] | None = None, log=None) -> dict[str, Path]:
     """Read DIR/timeline.csv and write summary.json, report.html and the charts again.
     The frame rate comes from an existing summary.json, else from the frame times.
     A camera run's played cue times are reused from summary.json when the script has
-    as many cues; otherwise the script's own times are used."""
+    as many cues; otherwise the script's own times are used. A timeline cut off by a
+    crash is reported through `log` (its partial last frame is left out)."""
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ReportError(f"{directory} is a file, not a report directory (give the folder holding timeline.csv)")
     if not directory.is_dir():
         raise ReportError(f"report directory {directory} not found")
     timeline = Timeline.read_csv(directory / TIMELINE_FILE)
+    if timeline.cut_short and log is not None:
+        log(f"note: {directory / TIMELINE_FILE} ends mid-frame (the run was cut off); its last frame is left out")
     if labels is not None and tuple(labels) != timeline.labels:
         raise ReportError(f"{directory / TIMELINE_FILE}: its emotions ({', '.join(timeline.labels)}) differ from "
                           f"the model's ({', '.join(labels)})")
@@ -164,6 +171,19 @@ def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
     paths = {"csv": directory / TIMELINE_FILE}
     paths.update(_write_analysis(directory, timeline, fps, script, spans))
     return paths
+
+
+def remove_stale_report(directory: str | Path) -> None:
+    """Remove an earlier run's summary, page and charts from `directory`, so that a run
+    cut off before its end leaves no report that disagrees with its timeline.csv."""
+    for name in OUTPUT_FILES:
+        if name != TIMELINE_FILE:
+            path = Path(directory) / name
+            if path.is_file() or path.is_symlink():
+                try:
+                    path.unlink()
+                except OSError as error:
+                    raise ReportError(f"cannot replace the old report file {path} ({error.strerror})") from None
 
 
 def fps_from_times(times: np.ndarray) -> float:
@@ -483,7 +503,7 @@ def report_main(argv: list[str]) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
-        paths = rebuild_report(args.directory, args.script)
+        paths = rebuild_report(args.directory, args.script, log=lambda line: print(line, file=sys.stderr))
     except (ReportError, TimelineError, ScriptError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

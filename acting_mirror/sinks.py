@@ -136,6 +136,11 @@ class OutputClaim:
             return True
         return True
 
+    def open_truncated(self):
+        """A text handle on the claimed file, emptied (the lock stays with the claim)."""
+        os.ftruncate(self._fd, 0)
+        return os.fdopen(os.dup(self._fd), "w", newline="", encoding="utf-8")
+
     def release(self, remove_if_unused: bool = True) -> None:
         if self._fd is None:
             return
@@ -169,6 +174,19 @@ def make_folder(folder: str | Path, what: str) -> Path:
     if not folder.is_dir():
         raise SinkError(f"cannot write {what}: {folder} is a file, not a folder")
     return folder
+
+
+def check_folder_writable(folder: str | Path, what: str) -> None:
+    """SinkError now, before the first frame, if `folder` could not be created or written
+    later (it is not created here: snapshots may never be taken)."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise SinkError(f"cannot write {what} in {folder}: {existing} is a file, not a folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise SinkError(f"cannot write {what} in {folder}: permission denied on {existing}")
 
 
 def check_free_space(path: str | Path, frame_size: tuple[int, int], frames: int | None, what: str = "video") -> None:
@@ -354,6 +372,67 @@ def _file_size_limit() -> int | None:
         return None
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     return None if soft == resource.RLIM_INFINITY else soft
+
+
+class TimelineFile:
+    """timeline.csv written as the run goes, so a crash keeps every frame up to it: each
+    frame's rows reach the OS at once (a killed process loses nothing) and are synced to
+    the disk at least every `sync_interval_s` (a power cut loses at most that).
+    The file is claimed like a video (folder, permission, one run at a time)."""
+
+    def __init__(self, path: str | Path, labels, sync_interval_s: float = 1.0, clock=None):
+        import csv
+        import time
+
+        from acting_mirror.timeline import csv_columns
+
+        self.path = Path(path)
+        self.frames_written = 0
+        self.failure: str | None = None
+        self._labels = tuple(labels)
+        self._clock = clock or time.monotonic
+        self._sync_interval_s = sync_interval_s
+        self._claim = OutputClaim(self.path, "report file")
+        self._handle = None
+        try:
+            self._handle = self._claim.open_truncated()
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(csv_columns(self._labels))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:
+            self.close()
+            raise SinkError(f"cannot write report file {self.path}: {os_error_reason(error)}") from None
+        self._synced = self._clock()
+
+    def write(self, result) -> None:
+        from acting_mirror.timeline import csv_frame_rows
+
+        if self.failure is not None or self._handle is None:
+            return
+        try:
+            self._writer.writerows(csv_frame_rows(result, len(self._labels)))
+            self._handle.flush()
+            if self._clock() - self._synced >= self._sync_interval_s:
+                os.fsync(self._handle.fileno())
+                self._synced = self._clock()
+        except OSError as error:
+            self.failure = os_error_reason(error)
+            raise SinkError(f"cannot write report file {self.path}: {self.failure}") from None
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as error:
+                self.failure = self.failure or os_error_reason(error)
+            finally:
+                with contextlib.suppress(OSError):
+                    handle.close()
+        self._claim.release(remove_if_unused=False)
 
 
 def save_snapshot(image: np.ndarray, directory: str | Path) -> Path:

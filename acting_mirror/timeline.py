@@ -15,6 +15,7 @@ after `person` empty, so filtering on person 0 gives every frame of the run.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class Timeline:
         self._frame_indices: list[int] = []
         self._frame_times = _GrowingRows(1)
         self._tracks: dict[int, _Track] = {}
+        self.cut_short = False  # read from a CSV whose last frame was cut off (and left out)
 
     # -- recording --------------------------------------------------------
     def add(self, result: FrameResult) -> None:
@@ -193,23 +195,16 @@ class Timeline:
 
     # -- CSV --------------------------------------------------------------
     def columns(self) -> list[str]:
-        return [*LEADING_COLUMNS, *self.labels, LABEL_COLUMN]
+        return csv_columns(self.labels)
 
     def write_csv(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        empty_tail = [""] * (4 + len(self.labels) + 1)
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(self.columns())
             for result in self.results():
-                time_text = f"{result.time_s:.6f}"
-                if result.person(0) is None:
-                    writer.writerow([result.index, time_text, 0, *empty_tail])
-                for face in result.faces:
-                    box = face.box
-                    writer.writerow([result.index, time_text, face.track_id, box.x, box.y, box.w, box.h,
-                                     *(f"{p:.6f}" for p in face.probabilities), face.label])
+                writer.writerows(csv_frame_rows(result, len(self.labels)))
         return path
 
     @classmethod
@@ -224,9 +219,13 @@ class Timeline:
             raise TimelineError(f"timeline file {path} cannot be read ({error.strerror})") from None
         with handle:
             try:
-                rows = list(csv.reader(handle))
+                text = handle.read()
+                rows = list(csv.reader(io.StringIO(text, newline="")))
             except (csv.Error, UnicodeDecodeError) as error:
                 raise TimelineError(f"{path}: not a readable CSV file ({error})") from None
+        cut_short = bool(text) and not text.endswith(("\n", "\r"))
+        if cut_short and len(rows) > 1:
+            rows = _without_last_frame(rows)  # a run killed mid-write: its last frame may be partial
         if not rows:
             raise TimelineError(f"{path}: empty file (expected a header: {','.join(LEADING_COLUMNS)},<labels>,label)")
         labels = _labels_from_header(rows[0], path)
@@ -255,7 +254,34 @@ class Timeline:
                 pending.append(face)
         if current is not None:
             timeline.add(FrameResult(current[0], current[1], tuple(pending)))
+        timeline.cut_short = cut_short
         return timeline
+
+
+def csv_columns(labels: Sequence[str]) -> list[str]:
+    return [*LEADING_COLUMNS, *labels, LABEL_COLUMN]
+
+
+def csv_frame_rows(result: FrameResult, label_count: int) -> list[list]:
+    """One frame's CSV rows (see the module docstring); an empty person-0 row when person 0 is absent."""
+    time_text = f"{result.time_s:.6f}"
+    rows = []
+    if result.person(0) is None:
+        rows.append([result.index, time_text, 0, *([""] * (4 + label_count + 1))])
+    for face in result.faces:
+        box = face.box
+        rows.append([result.index, time_text, face.track_id, box.x, box.y, box.w, box.h,
+                     *(f"{p:.6f}" for p in face.probabilities), face.label])
+    return rows
+
+
+def _without_last_frame(rows: list[list[str]]) -> list[list[str]]:
+    """The rows without those of the last frame (by its frame number, the first cell)."""
+    last = rows[-1][0].strip() if rows[-1] else ""
+    end = len(rows) - 1
+    while end > 1 and rows[end - 1] and rows[end - 1][0].strip() == last:
+        end -= 1
+    return rows[:end]
 
 
 def _labels_from_header(header: list[str], path: Path) -> tuple[str, ...]:

@@ -4,10 +4,13 @@ outputs are checked before the first frame. Each run is a real subprocess on rea
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +156,130 @@ def test_not_enough_free_space_is_refused_up_front(clips, tmp_path):
     with pytest.raises(SinkError, match=r"cannot write video .*big\.avi: no space left on device .* free"):
         check_free_space(tmp_path / "big.avi", (1920, 1080), 10**9)
     check_free_space(tmp_path / "small.avi", (1920, 1080), 100)  # a short clip fits
+
+
+# -- 3. every output is checked before the first frame ----------------------------
+
+
+def test_report_folder_that_is_a_file_is_refused_before_the_first_frame(clips, tmp_path):
+    (tmp_path / "rep").write_text("not a folder")
+    started = time.monotonic()
+    result = run_cli("--video", str(clips["long"]), "--no-display", "--output", "out.avi", "--report", "rep",
+                     cwd=tmp_path)
+    assert_one_line_error(result, "rep", "is a file, not a folder")
+    assert "frame/s" not in result.stderr and "400/400" not in result.stderr  # no frame was processed
+    assert not (tmp_path / "out.avi").exists()  # the claimed video was let go, not left empty
+    assert time.monotonic() - started < 60
+
+
+def test_report_folder_without_write_permission_is_refused(clips, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = run_without_root_override("--video", str(clips["short"]), "--no-display", "--output", "out.avi",
+                                           "--report", "locked/rep", cwd=tmp_path)
+    finally:
+        locked.chmod(0o755)
+    assert_one_line_error(result, "locked/rep", "permission denied")
+    assert not (tmp_path / "out.avi").exists()  # refused before the first frame, not after the whole run
+
+
+def test_snapshot_folder_that_is_a_file_is_refused_when_windows_open(clips, tmp_path, xvfb_display):
+    (tmp_path / "snaps").write_text("not a folder")
+    (tmp_path / "config.yaml").write_text("output:\n  snapshot_dir: snaps/today\n")
+    result = run_cli("--video", str(clips["short"]), "--output", "out.avi", cwd=tmp_path,
+                     env={"DISPLAY": xvfb_display})
+    assert_one_line_error(result, "snapshots", "snaps", "is a file, not a folder")
+    assert not (tmp_path / "out.avi").exists()
+
+
+# -- 4. two runs on one output: the second is refused, the first file stays whole ---
+
+
+def _start(*args: str, cwd: Path) -> subprocess.Popen:
+    environment = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    return subprocess.Popen([sys.executable, "-m", "acting_mirror", *args], cwd=cwd, env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, process: subprocess.Popen, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not condition():
+        assert process.poll() is None, "the run ended before the test could act"
+        time.sleep(0.05)
+    assert condition()
+
+
+def _person0_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text().splitlines()[1:] if line.split(",")[2:3] == ["0"])
+
+
+def test_a_second_run_on_the_same_outputs_is_refused(clips, tmp_path):
+    very_long = demo.write_clip(tmp_path / "very_long.avi", "one", 3000, 25.0, SIZE)
+    first = _start("--video", str(very_long), "--no-display", "--output", "out.avi", "--report", "rep",
+                   cwd=tmp_path)
+    try:
+        _wait_for(lambda: (tmp_path / "out.avi").exists() and (tmp_path / "out.avi").stat().st_size > 300_000,
+                  first)
+        second = run_cli("--video", str(clips["short"]), "--no-display", "--output", "out.avi", cwd=tmp_path)
+        assert_one_line_error(second, "out.avi", "another run is writing it")
+        third = run_cli("--video", str(clips["short"]), "--no-display", "--output", "other.avi", "--report", "rep",
+                        cwd=tmp_path)
+        assert_one_line_error(third, "timeline.csv", "another run is writing it")
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGINT)
+        stdout, stderr = first.communicate(timeout=60)
+    assert first.returncode == 130, stderr
+    count = video_info(tmp_path / "out.avi")[0]
+    assert 0 < count < 3000 and f"video: out.avi ({count} frames)" in stdout  # whole, and only the first run's
+    assert _person0_rows(tmp_path / "rep" / "timeline.csv") == count
+    assert not (tmp_path / "other.avi").exists()
+
+
+# -- 5. a crash keeps the timeline; `report DIR` rebuilds the rest -----------------
+
+
+def test_kill_9_keeps_the_timeline_and_report_rebuilds_the_rest(tmp_path):
+    very_long = demo.write_clip(tmp_path / "very_long.avi", "one", 3000, 25.0, SIZE)
+    timeline = tmp_path / "rep" / "timeline.csv"
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "summary.json").write_text('{"fps": 99.0, "frames": 7}\n')  # an older run's
+    process = _start("--video", str(very_long), "--no-display", "--no-output", "--report", "rep", cwd=tmp_path)
+    try:
+        _wait_for(lambda: _person0_rows(timeline) >= 60, process)  # streamed while the run goes on
+        assert not (tmp_path / "rep" / "summary.json").exists()  # no stale summary beside the new timeline
+        time.sleep(1.5)
+        seen_before_kill = _person0_rows(timeline)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    kept = _person0_rows(timeline)
+    assert seen_before_kill <= kept < 3000
+    rebuilt = run_cli("report", "rep", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert kept - 1 <= summary["frames"] <= kept  # a frame cut mid-write is left out, with a note
+    assert summary["fps"] == pytest.approx(25.0)
+    assert summary["face_frames"] >= summary["frames"] - 5
+    assert (tmp_path / "rep" / "report.html").stat().st_size > 10_000
+
+
+def test_a_timeline_cut_mid_row_is_read_without_its_last_frame(tmp_path):
+    from acting_mirror.timeline import Timeline
+
+    full = tmp_path / "full.csv"
+    full.write_text("frame,time_s,person,x,y,w,h,a,b,label\n"
+                    "0,0.000000,0,1,2,3,4,0.250000,0.750000,b\n"
+                    "1,0.040000,0,1,2,3,4,0.500000,0.500000,a\n"
+                    "1,0.040000,1,5,6,7,8,0.100000,0.900000,b\n"
+                    "2,0.080000,0,1,2,3,4,0.900000,0.100000,a\n")
+    cut = tmp_path / "cut.csv"
+    cut.write_text(full.read_text()[:-9])  # killed in the middle of frame 2's row
+    timeline = Timeline.read_csv(cut)
+    assert timeline.frames == 2 and timeline.cut_short
+    assert Timeline.read_csv(full).frames == 3 and not Timeline.read_csv(full).cut_short
