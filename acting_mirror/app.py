@@ -239,6 +239,12 @@ class MirrorApp:
                 if max_frames and self.summary.frames >= max_frames:
                     self.summary.stopped_by = f"--max-frames {max_frames}"
                     break
+            ended_early = getattr(self.source, "ended_early", None)
+            if ended_early and self.summary.stopped_by == "end of input":
+                self.summary.stopped_by = f"the input ending early: {ended_early}"
+            skipped = getattr(self.source, "skipped_frames", 0)
+            if skipped:
+                self.summary.stopped_by += f" ({skipped} damaged frames skipped)"
         except KeyboardInterrupt:
             self.summary.stopped_by = "interrupt (Ctrl-C)"
         except SinkError as error:  # an output cannot be written: stop here, keep everything else

@@ -76,6 +76,9 @@ def make_config(args):
         raise UsageError("--max-frames must be >= 0")
     if args.tflite and args.backend == "keras":
         raise UsageError("--tflite and --backend keras contradict each other")
+    if args.image and args.script:
+        raise UsageError("--script needs a video, camera or URL: a single photo has no timeline to score "
+                         "(--report works with --image: a one-frame report)")
     display = {k: v for k, v in {"details": args.details, "graph": args.graph}.items() if v is not None}
     if args.no_rectangles:
         display["rectangles"] = False
@@ -89,8 +92,8 @@ def make_config(args):
     output = {}
     if args.no_output:
         output["video"] = ""
-    elif args.output:
-        output["video"] = args.output
+    elif args.output is not None:
+        output["video"] = args.output  # --output '' writes no video, as output.video: "" does
     if args.report:
         output["report_dir"] = args.report
     source = {"max_frames": args.max_frames} if args.max_frames is not None else {}
@@ -118,7 +121,16 @@ def open_source(args, config, log):
 
 
 def _log(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
+    from acting_mirror.quiet import one_line
+
+    print(one_line(f"{PROG}: {message}"), file=sys.stderr)
+
+
+def _log_error(error: BaseException, text: str | None = None) -> None:
+    """The one error line (capped); with ACTING_MIRROR_DEBUG=1 the traceback above it."""
+    from acting_mirror.quiet import report_error
+
+    report_error(f"{PROG}: error: ", error, text)
 
 
 def _raise_interrupt(signum, frame):
@@ -180,6 +192,8 @@ def _print_image(analysis) -> None:
         print("no face found")
     if analysis.run.output:
         print(f"annotated image: {analysis.run.output}")
+    if analysis.run.report:  # --report with a photo: a one-frame report
+        print(f"report: {analysis.run.report}")
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -214,10 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         _log("interrupted")
         return 130
     except _user_errors() as error:
-        _log(f"error: {error}")
+        _log_error(error)
         return 2
     except OSError as error:
-        _log(f"error: {error}")
+        from acting_mirror.sinks import describe_os_error
+
+        _log_error(error, describe_os_error(error))
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)

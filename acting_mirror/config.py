@@ -6,21 +6,31 @@ Unknown keys and bad values raise ConfigError naming the key (`detector.scale_fa
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+MAX_SHOWN_VALUE = 60  # characters of a bad value echoed back in an error
 
 
 class ConfigError(ValueError):
     """A malformed configuration; the message names the key."""
 
 
+def bounded(default, low, high):
+    """A field whose value must lie in [low, high]: checked for every section by
+    Config.validate, so a value that passes a naive check (threads: 99999999999)
+    never reaches OpenCV or LiteRT."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     cascade: str = "haarcascade_frontalface_default.xml"  # file name or path
     scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_size: int = 40            # smallest face side, in full-resolution pixels
-    detection_width: int = 400    # frames wider than this are shrunk for detection (0: never)
+    min_neighbors: int = bounded(5, 0, 1000)
+    min_size: int = bounded(40, 8, 10_000)  # smallest face side, in full-resolution pixels
+    detection_width: int = bounded(400, 0, 20_000)  # frames wider than this are shrunk for detection (0: never)
 
     def validate(self) -> None:
         _check(self.scale_factor > 1.0, "detector.scale_factor", "must be > 1.0")
@@ -34,10 +44,10 @@ class DetectorConfig:
 class ModelConfig:
     path: str = "models/mirror_ensemble.json"  # a model's metadata JSON (or its .keras/.tflite file)
     backend: str = "tflite"               # tflite (LiteRT, no TensorFlow import) or keras
-    threads: int = 2
+    threads: int = bounded(2, 1, 256)
     quantized: bool = True                # tflite: use the dynamic-range quantised file when the model has one
     test_time_views: bool = True          # average each face over its model's test-time views (more accurate)
-    views_max_faces: int = 4              # only the largest this many faces of a frame get the views (0: all)
+    views_max_faces: int = bounded(4, 0, 10_000)  # only the largest this many faces of a frame get the views (0: all)
 
     def validate(self) -> None:
         _check(self.backend in ("tflite", "keras"), "model.backend", "must be tflite or keras")
@@ -48,8 +58,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrackingConfig:
     iou_threshold: float = 0.3     # a face continues a track when boxes overlap at least this much
-    max_missed_frames: int = 30    # a track survives this many frames without its face
-    smoothing_frames: int = 5      # probabilities are averaged over this many recent frames
+    max_missed_frames: int = bounded(30, 0, 10_000_000)  # a track survives this many frames without its face
+    smoothing_frames: int = bounded(5, 1, 10_000)  # probabilities are averaged over this many recent frames
 
     def validate(self) -> None:
         _check(0.0 < self.iou_threshold < 1.0, "tracking.iou_threshold", "must be between 0 and 1")
@@ -63,8 +73,8 @@ class DisplayConfig:
     details: bool = False
     graph: bool = False
     rectangles: bool = True
-    graph_interval_s: float = 0.5  # the polar chart is redrawn at most this often
-    graph_history_s: float = 0.0   # seconds of history in the chart (0: the whole run)
+    graph_interval_s: float = bounded(0.5, 0.0, 3600.0)  # the polar chart is redrawn at most this often
+    graph_history_s: float = bounded(0.0, 0.0, 1e7)  # seconds of history in the chart (0: the whole run)
 
     def validate(self) -> None:
         _check(self.graph_interval_s >= 0, "display.graph_interval_s", "must be >= 0")
@@ -84,9 +94,9 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class SourceConfig:
-    camera_fps: float = 30.0          # asked of the camera; its real rate is measured
-    youtube_max_height: int = 720     # highest stream yt-dlp picks
-    max_frames: int = 0               # stop after this many frames (0: no limit)
+    camera_fps: float = bounded(30.0, 0.0, 240.0)   # asked of the camera; its real rate is measured
+    youtube_max_height: int = bounded(720, 144, 10_000)  # highest stream yt-dlp picks
+    max_frames: int = bounded(0, 0, 10**12)         # stop after this many frames (0: no limit)
 
     def validate(self) -> None:
         _check(self.camera_fps > 0, "source.camera_fps", "must be > 0")
@@ -105,7 +115,9 @@ class Config:
 
     def validate(self) -> Config:
         for section in fields(self):
-            getattr(self, section.name).validate()
+            values = getattr(self, section.name)
+            _check_numbers(values, section.name)
+            values.validate()
         return self
 
     def override(self, **sections: dict) -> Config:
@@ -122,16 +134,41 @@ def _check(ok: bool, key: str, message: str) -> None:
         raise ConfigError(f"config: {key} {message}")
 
 
+def _check_numbers(values, section: str) -> None:
+    """Every number finite and within its field's range (see `bounded`)."""
+    for item in fields(values):
+        value = getattr(values, item.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        key = f"{section}.{item.name}"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config: {key} must be a finite number, not {value}")
+        if "range" in item.metadata:
+            low, high = item.metadata["range"]
+            if not low <= value <= high:
+                raise ConfigError(f"config: {key} must be between {low:g} and {high:g}, not {_shown(value)}")
+
+
+def _shown(value) -> str:
+    """A value as echoed in an error: its repr, cut short."""
+    return _cut(repr(value))
+
+
+def _cut(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_SHOWN_VALUE else f"{text[:MAX_SHOWN_VALUE]}... ({len(text)} characters)"
+
+
 def _coerce(value, wanted: type, key: str):
     # YAML gives ints for floats ("1" for 1.0) and never gives bools for numbers
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if wanted is bool and not isinstance(value, bool):
-        raise ConfigError(f"config: {key} must be true or false, not {value!r}")
+        raise ConfigError(f"config: {key} must be true or false, not {_shown(value)}")
     if wanted in (int, float) and isinstance(value, bool):
-        raise ConfigError(f"config: {key} must be a number, not {value!r}")
+        raise ConfigError(f"config: {key} must be a number, not {_shown(value)}")
     if not isinstance(value, wanted):
-        raise ConfigError(f"config: {key} must be {wanted.__name__}, not {value!r}")
+        raise ConfigError(f"config: {key} must be {wanted.__name__}, not {_shown(value)}")
     return value
 
 
@@ -144,7 +181,7 @@ def _section_from_dict(cls, values, section: str, base=None):
     kwargs = {}
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(f"config: unknown key {section}.{key} (known: {', '.join(known)})")
+            raise ConfigError(f"config: unknown key {section}.{_cut(key)} (known: {', '.join(known)})")
         wanted = {"str": str, "int": int, "float": float, "bool": bool}[str(known[key].type)]
         kwargs[key] = _coerce(value, wanted, f"{section}.{key}")
     return replace(base, **kwargs) if base is not None else cls(**kwargs)
@@ -159,7 +196,7 @@ def config_from_dict(data: dict | None) -> Config:
     kwargs = {}
     for name, values in data.items():
         if name not in sections:
-            raise ConfigError(f"config: unknown section {name!r} (known: {', '.join(sections)})")
+            raise ConfigError(f"config: unknown section {_cut(repr(name))} (known: {', '.join(sections)})")
         kwargs[name] = _section_from_dict(sections[name].default_factory, values, name)
     return Config(**kwargs).validate()
 

@@ -29,6 +29,8 @@ def resolve_metadata_path(path: str | Path) -> Path:
     """Accept a metadata JSON or a model file beside one; relative paths are tried
     from the working directory, then from the project root."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"model {path} is a folder; give its metadata JSON (e.g. {path / 'mirror_net.json'})")
     candidates = [path] if path.is_absolute() else [path, package_root() / path]
     for candidate in candidates:
         json_path = candidate if candidate.suffix == ".json" else candidate.with_suffix(".json")
@@ -96,6 +98,21 @@ class EmotionClassifier:
     def _run(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _check_shapes(self, input_shape, output_shape) -> None:
+        """At load, not at the first face: the model file must fit its metadata."""
+        if any(shape is not None and any(isinstance(v, (tuple, list)) for v in shape)
+               for shape in (input_shape, output_shape)):
+            return  # several inputs or outputs: not a model this app runs; its first call says so
+        outputs = output_shape[-1] if output_shape is not None and len(output_shape) else None
+        if outputs is not None and int(outputs) != len(self.labels):
+            raise ModelError(f"model {self.model_path} gives {int(outputs)} outputs, but its metadata lists "
+                             f"{len(self.labels)} labels ({', '.join(self.labels)})")
+        if input_shape is not None and len(input_shape) == 4:
+            size = tuple(int(v) for v in input_shape[1:3] if v is not None and int(v) > 0)
+            if len(size) == 2 and size != self.input_size:
+                raise ModelError(f"model {self.model_path} takes {size[0]}x{size[1]} input, but its metadata "
+                                 f"says {self.input_size[0]}x{self.input_size[1]}")
+
 
 class TFLiteClassifier(EmotionClassifier):
     backend = "tflite"
@@ -114,6 +131,8 @@ class TFLiteClassifier(EmotionClassifier):
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = 1
+        self._check_shapes(self._interpreter.get_input_details()[0]["shape"],
+                           self._interpreter.get_output_details()[0]["shape"])
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) != self._batch:
@@ -149,7 +168,8 @@ class KerasClassifier(EmotionClassifier):
             with native_stderr_silenced():
                 self._model = keras.models.load_model(model_path, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
-            raise ModelError(f"model {model_path} is not a valid Keras model ({error})") from None
+            raise ModelError(f"model {model_path} is not a valid Keras model ({error})") from error  # debug: kept
+        self._check_shapes(getattr(self._model, "input_shape", None), getattr(self._model, "output_shape", None))
         # A compiled graph call: Keras' predict() costs ~45 ms of overhead per call.
         self._call = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
 

@@ -41,3 +41,27 @@ def quiet_libraries() -> None:
         return
     os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+MAX_ERROR_CHARS = 300  # an error line never runs longer than this (a value echoed back may be huge)
+
+
+def debugging() -> bool:
+    """ACTING_MIRROR_DEBUG=1: keep tracebacks and native libraries' output."""
+    return bool(os.environ.get("ACTING_MIRROR_DEBUG"))
+
+
+def one_line(message: object, limit: int = MAX_ERROR_CHARS) -> str:
+    """`message` as one line of at most `limit` characters (whitespace runs collapsed)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[:limit - 5].rstrip() + " ..."
+
+
+def report_error(prefix: str, error: BaseException, text: str | None = None) -> None:
+    """One line for the user on stderr, `prefix` + `text` (default: the error's own text);
+    with ACTING_MIRROR_DEBUG=1 the traceback first, so our own bugs stay findable."""
+    if debugging():
+        import traceback
+
+        traceback.print_exception(error)
+    print(one_line(f"{prefix}{error if text is None else text}"), file=sys.stderr)

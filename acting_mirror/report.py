@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.quiet import report_error
 from acting_mirror.script import Script, ScriptError, load_script
 from acting_mirror.timeline import Timeline, TimelineError
 
@@ -40,6 +41,7 @@ POLAR_FILE = "emotion_polar.png"
 OUTPUT_FILES = (TIMELINE_FILE, SUMMARY_FILE, HTML_FILE, OVER_TIME_FILE, POLAR_FILE)
 WORK_ON_COUNT = 3
 MAX_CHART_POINTS = 600  # longer runs are averaged into this many points per line
+MAX_NUMBERED_SPANS = 60  # more cues than this on the chart are shaded but not numbered (unreadable anyway)
 DEFAULT_FPS = 30.0  # only when a one-frame timeline gives no other clue
 
 # Colours per display name (the FER-2013 set); other label sets fall back to a cycle.
@@ -296,13 +298,7 @@ def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, shown:
     period = 1.0 / fps if fps > 0 else (float(np.median(np.diff(times))) if len(times) > 1 else 1.0)
     left = float(times[0]) if len(times) else 0.0
     right = float(times[-1]) + period if len(times) else 1.0
-    for start, end, colour, text in shaded_spans:
-        for axes in (lines_axes, strip_axes):
-            axes.axvspan(start, end, color=colour, alpha=0.13, linewidth=0)
-        lines_axes.axvline(start, color=colour, alpha=0.6, linewidth=0.8)
-        if end > left and start < right:
-            lines_axes.text((max(start, left) + min(end, right)) / 2, 1.02, text, ha="center", va="bottom",
-                            fontsize=9, color="#333333", transform=lines_axes.get_xaxis_transform())
+    shade_spans(lines_axes, strip_axes, shaded_spans, left, right)
     line_times, line_values = _binned(times, probabilities, MAX_CHART_POINTS)
     for column, (label, colour) in enumerate(zip(labels, colours, strict=True)):
         lines_axes.plot(line_times, line_values[:, column], color=colour, linewidth=1.4, label=label)
@@ -333,6 +329,27 @@ def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, shown:
     handles.append(Patch(color=NO_FACE_COLOUR, label="no face"))
     figure.legend(handles=handles, loc="center left", bbox_to_anchor=(0.85, 0.55), frameon=False, fontsize=9)
     return _to_bgr(canvas)
+
+
+def shade_spans(lines_axes, strip_axes, spans: Sequence[tuple[float, float, str, str]], left: float,
+                right: float) -> None:
+    """Shade (start, end, colour, text) spans on both axes with a start line each, and number
+    them when there are few enough to read. One collection per colour, so the drawing cost
+    stays flat however many cues a script has (10,000 cues drew for minutes one by one)."""
+    by_colour: dict[str, list[tuple[float, float]]] = {}
+    for start, end, colour, _ in spans:
+        by_colour.setdefault(colour, []).append((start, max(0.0, end - start)))
+    for colour, bars in by_colour.items():
+        for axes in (lines_axes, strip_axes):
+            axes.broken_barh(bars, (0, 1), transform=axes.get_xaxis_transform(), facecolors=colour, alpha=0.13,
+                             linewidth=0)
+        lines_axes.vlines([start for start, _ in bars], 0, 1, transform=lines_axes.get_xaxis_transform(),
+                          colors=colour, alpha=0.6, linewidth=0.8)
+    visible = [span for span in spans if span[1] > left and span[0] < right]
+    if len(visible) <= MAX_NUMBERED_SPANS:
+        for start, end, _, text in visible:
+            lines_axes.text((max(start, left) + min(end, right)) / 2, 1.02, text, ha="center", va="bottom",
+                            fontsize=9, color="#333333", transform=lines_axes.get_xaxis_transform())
 
 
 def _binned(times: np.ndarray, values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -505,10 +522,12 @@ def report_main(argv: list[str]) -> int:
     try:
         paths = rebuild_report(args.directory, args.script, log=lambda line: print(line, file=sys.stderr))
     except (ReportError, TimelineError, ScriptError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error("error: ", error)
         return 2
     except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
+        from acting_mirror.sinks import describe_os_error
+
+        report_error("error: ", error, describe_os_error(error))
         return 1
     summary = json.loads(paths["summary"].read_text())
     if summary.get("score") is not None:

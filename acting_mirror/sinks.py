@@ -74,6 +74,16 @@ def os_error_reason(error: OSError) -> str:
     return (error.strerror or str(error) or type(error).__name__).lower()
 
 
+def describe_os_error(error: OSError) -> str:
+    """An OSError as "FILE: cause" (never a bare "[Errno N] ..." without the file)."""
+    reason = os_error_reason(error)
+    if error.filename is not None and error.filename2 is not None:
+        return f"{error.filename} -> {error.filename2}: {reason}"
+    if error.filename is not None:
+        return f"{error.filename}: {reason}"
+    return reason
+
+
 # -- outputs are never inputs ---------------------------------------------
 
 def same_file(first: str | Path, second: str | Path) -> bool:
@@ -437,22 +447,33 @@ class TimelineFile:
 
 def save_snapshot(image: np.ndarray, directory: str | Path) -> Path:
     """Write `image` as a timestamped PNG in `directory` (created if needed); returns its path."""
-    import cv2
 
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise SinkError(f"cannot save snapshot in {directory}: {error.strerror or error}") from None
+        raise SinkError(f"cannot save snapshot in {directory}: {os_error_reason(error)}") from None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
     path = directory / f"snapshot-{stamp}.png"
     counter = 1
     while path.exists():  # two snapshots in the same millisecond
         path = directory / f"snapshot-{stamp}-{counter}.png"
         counter += 1
-    if not cv2.imwrite(str(path), image):
-        raise SinkError(f"cannot write snapshot {path}")
+    write_image(image, path, "snapshot")
     return path
+
+
+def write_image(image: np.ndarray, path: Path, what: str) -> None:
+    """`image` as a file (its format from the suffix); SinkError naming the path and the cause."""
+    import cv2
+
+    ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise SinkError(f"cannot write {what} {path}: OpenCV cannot encode {path.suffix or 'this'} images")
+    try:
+        path.write_bytes(encoded.tobytes())
+    except OSError as error:
+        raise SinkError(f"cannot write {what} {path}: {os_error_reason(error)}") from None
 
 
 class ImageFileSink:
@@ -462,16 +483,11 @@ class ImageFileSink:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.frames_written = 0
+        _check_output_path(self.path, "image")  # before the photo is analysed: no work for nothing
+        make_folder(self.path.parent, f"image {self.path}")
 
     def write(self, image: np.ndarray) -> None:
-        import cv2
-
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise SinkError(f"cannot write image {self.path}: {error.strerror or error}") from None
-        if not cv2.imwrite(str(self.path), image):
-            raise SinkError(f"cannot write image {self.path}")
+        write_image(image, self.path, "image")
         self.frames_written = 1
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ since `source.clock_start`; so `time.monotonic() - source.clock_start - frame.ti
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -20,20 +21,30 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from acting_mirror.quiet import native_stderr_silenced
+from acting_mirror.quiet import debugging, native_stderr_silenced
 from acting_mirror.types import Frame
 
 DEFAULT_FPS = 30.0
 MAX_SANE_FPS = 240.0            # containers that claim more than this are lying
 MAX_FAILED_READS = 5            # consecutive unreadable frames that mean "the video ends here"
+EXACT_COUNT_SLACK = 0.01        # a file read back this close to its header's frame count ended normally
+ESTIMATE_SLACK = 0.05           # a stream's length (from its duration) is only an estimate
+MAX_CAMERA_INDEX = 99           # OpenCV reads 100 and up as a capture backend number plus an index
 CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
 CAMERA_RATE_WINDOW = 60         # capture timestamps the measured camera rate is taken over
 STREAM_TIMEOUT_MS = 15000       # OpenCV/FFmpeg open and read timeouts for network streams
 DIRECT_STREAM_SCHEMES = ("rtsp://", "rtsps://")
+WEB_MEDIA_SCHEMES = ("http", "https")  # all a web page's video may be, whatever yt-dlp found in it
+# What FFmpeg may open (its protocol_whitelist), per kind of input
+FILE_PROTOCOLS = "file,crypto"
+WEB_PROTOCOLS = "http,https,tcp,tls,crypto"
+RTSP_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls"
+FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 
 class SourceError(RuntimeError):
@@ -97,7 +108,7 @@ class VideoSource(Source):
     """
 
     def __init__(self, capture, first_image: np.ndarray, name: str, *, fps_hint: float | None = None,
-                 total_hint: int | None = None, cleanup: Callable[[], None] | None = None):
+                 total_hint: int | None = None, cleanup: Callable[[], None] | None = None, stream: bool = False):
         import cv2
 
         self.name = name
@@ -107,6 +118,9 @@ class VideoSource(Source):
         self.fps = sane_fps(capture.get(cv2.CAP_PROP_FPS)) or sane_fps(fps_hint) or DEFAULT_FPS
         count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         self.total_frames = int(count) if count and math.isfinite(count) and count > 0 else total_hint
+        self._exact_count = bool(count and math.isfinite(count) and count > 0) and not stream
+        self.skipped_frames = 0             # damaged frames skipped in the middle
+        self.ended_early: str | None = None  # set when reading ends before the stated length, with why
         height, width = first_image.shape[:2]
         self.frame_size = (width, height)
 
@@ -117,14 +131,30 @@ class VideoSource(Source):
             yield Frame(image, index, index / self.fps)
             index += 1
         failed = 0
+        last_good = 0
         while self._capture is not None and failed < MAX_FAILED_READS:
-            ok, image = self._capture.read()
+            with native_stderr_silenced():  # FFmpeg reports damaged packets ("overread") on fd 2
+                ok, image = self._capture.read()
             if ok and image is not None:
+                self.skipped_frames += failed  # unreadable frames followed by good ones: damage, skipped
                 failed = 0
+                last_good = index
                 yield Frame(image, index, index / self.fps)
             else:
                 failed += 1
             index += 1
+        if self._capture is not None:
+            self.ended_early = self._early_end(last_good + 1)
+
+    def _early_end(self, frames_read: int) -> str | None:
+        """Why the input ended before its stated length, or None when it did not."""
+        if not self.total_frames:
+            return None
+        slack = max(2, int(self.total_frames * (EXACT_COUNT_SLACK if self._exact_count else ESTIMATE_SLACK)))
+        if frames_read >= self.total_frames - slack:
+            return None
+        cause = "the file is truncated or damaged" if self._exact_count else "the stream broke off"
+        return f"frame {frames_read + 1} of {self.total_frames} could not be read ({cause})"
 
     def close(self) -> None:
         if self._capture is not None:
@@ -135,11 +165,30 @@ class VideoSource(Source):
             cleanup()
 
 
-def _open_capture(target: str, stream: bool = False):
+@contextmanager
+def _ffmpeg_protocols(protocols: str) -> Iterator[None]:
+    """Let FFmpeg use only `protocols` for the capture opened inside (and everything it opens
+    later, such as a playlist's segments): OpenCV reads OPENCV_FFMPEG_CAPTURE_OPTIONS at
+    each open. Without this a playlist or a redirect could reach file: or FFmpeg's other protocols."""
+    previous = os.environ.get(FFMPEG_OPTIONS_VARIABLE)
+    options = [item for item in (previous or "").split("|")
+               if item and not item.startswith("protocol_whitelist;")]
+    os.environ[FFMPEG_OPTIONS_VARIABLE] = "|".join([*options, f"protocol_whitelist;{protocols}"])
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(FFMPEG_OPTIONS_VARIABLE, None)
+        else:
+            os.environ[FFMPEG_OPTIONS_VARIABLE] = previous
+
+
+def _open_capture(target: str, stream: bool = False, protocols: str = FILE_PROTOCOLS):
     """(capture, first image) if OpenCV can open `target` and decode a frame, else None."""
     import cv2
 
-    with native_stderr_silenced():  # FFmpeg prints "moov atom not found" and the like on fd 2
+    # FFmpeg prints "moov atom not found" and the like on fd 2
+    with native_stderr_silenced(), _ffmpeg_protocols(protocols):
         if stream:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
                       cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
@@ -221,7 +270,8 @@ def _resolve(url: str, options: dict, download: bool = False) -> tuple[dict, obj
             info = ydl.extract_info(url, download=download)
     except Exception as error:  # yt-dlp raises DownloadError, but extractors may leak others
         action = "download" if download else "resolve"
-        raise SourceError(f"cannot {action} URL {url}: {short_reason(error)}") from None
+        # chained, so ACTING_MIRROR_DEBUG=1 shows where a bug of ours (or an extractor's) was
+        raise SourceError(f"cannot {action} URL {url}: {short_reason(error)}") from error
     if info and info.get("entries") is not None:
         info = next(iter(info["entries"]), None)
     if not info:
@@ -245,6 +295,43 @@ def _download(url: str, max_height: int, directory: Path) -> Path:
     return files[0]
 
 
+def check_media_url(media_url: str, page_url: str) -> None:
+    """The media URL yt-dlp found in a page obeys the rules the user's own URL does: http(s)
+    only (never file: or another FFmpeg protocol), and no more private a host than the
+    page's (a public page may not aim requests at this machine or its network)."""
+    from urllib.parse import urlsplit
+
+    media = urlsplit(media_url)
+    shown = media_url if len(media_url) <= 80 else media_url[:77] + "..."
+    if media.scheme.lower() not in WEB_MEDIA_SCHEMES:
+        raise SourceError(f"refusing the video that {page_url} points to ({shown}): only http(s) may be "
+                          f"opened from a web page, not {media.scheme or 'a local path'}")
+    page_host = urlsplit(page_url).hostname or ""
+    media_host = media.hostname or ""
+    if media_host != page_host and _address_rank(media_host) < _address_rank(page_host):
+        raise SourceError(f"refusing the video that {page_url} points to ({shown}): {media_host} is on a more "
+                          "private network than the page")
+
+
+def _address_rank(host: str) -> int:
+    """0: this machine, 1: a private or special network, 2: the public internet (or unknown)."""
+    import ipaddress
+    import socket
+
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return 2  # not resolvable here: FFmpeg cannot reach it either
+    rank = 2
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_loopback or ip.is_unspecified:
+            rank = min(rank, 0)
+        elif ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            rank = min(rank, 1)
+    return rank
+
+
 def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print) -> Source:
     """A web video (YouTube and anything else yt-dlp knows, or a direct link) or an RTSP stream.
 
@@ -253,10 +340,10 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     a temporary folder first, which close() removes.
     """
     if url.lower().startswith(DIRECT_STREAM_SCHEMES):
-        opened = _open_capture(url, stream=True)
+        opened = _open_capture(url, stream=True, protocols=RTSP_PROTOCOLS)
         if opened is None:
             raise SourceError(f"cannot open stream {url}")
-        return VideoSource(*opened, url)
+        return VideoSource(*opened, url, stream=True)
 
     info, _ = _resolve(url, yt_dlp_options(max_height))
     name = info.get("title") or url
@@ -264,11 +351,13 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     duration = info.get("duration")
     total_hint = int(duration * sane_fps(fps_hint)) if duration and sane_fps(fps_hint) else None
     stream_url = info.get("url")
+    if stream_url:
+        check_media_url(stream_url, url)
     # OpenCV cannot be given yt-dlp's http_headers: its FFmpeg options string splits on ';',
     # which User-Agent values contain. A URL that needs them fails here and is downloaded.
-    opened = _open_capture(stream_url, stream=True) if stream_url else None
+    opened = _open_capture(stream_url, stream=True, protocols=WEB_PROTOCOLS) if stream_url else None
     if opened is not None:
-        return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint)
+        return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True)
 
     log(f"OpenCV cannot stream {name} directly; downloading it with yt-dlp to a temporary folder first")
     directory = Path(tempfile.mkdtemp(prefix="acting-mirror-"))
@@ -301,6 +390,7 @@ class CameraSource(Source):
                  first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S):
         self.name = f"camera {index}"
         self.dropped_frames = 0
+        self.ended_early: str | None = None
         self._capture = capture
         self._requested_fps = requested_fps
         self._condition = threading.Condition()
@@ -357,6 +447,10 @@ class CameraSource(Source):
                 count += 1
         except Exception as error:  # a driver error ends the stream; __iter__ reports it
             self._error = f"{type(error).__name__}: {error}"
+            if debugging():
+                import traceback
+
+                traceback.print_exc()
         finally:
             self._capture.release()
             with self._condition:
@@ -377,6 +471,8 @@ class CameraSource(Source):
             yield frame
         if self._error and not self._stopping:
             raise SourceError(f"{self.name} failed: {self._error}")
+        if self._ended and not self._stopping:  # a camera has no end: it was unplugged or its driver gave up
+            self.ended_early = f"{self.name} stopped sending pictures"
 
     def close(self) -> None:
         with self._condition:
@@ -394,6 +490,9 @@ def open_camera(index: int, fps: float = DEFAULT_FPS, capture_factory: Callable[
     """
     import cv2
 
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= MAX_CAMERA_INDEX:
+        # OpenCV crashes on -1 (its "any camera") and overflows on huge numbers
+        raise SourceError(f"camera index must be between 0 and {MAX_CAMERA_INDEX}, not {str(index)[:30]}")
     factory = capture_factory or cv2.VideoCapture
     with native_stderr_silenced():  # V4L2 and FFmpeg explain a missing camera at length on fd 2
         capture = factory(index)

@@ -325,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"acting-mirror-model: error: {error}", file=sys.stderr)
         return 2
     except (DatasetError, ModelError, ValueError, OSError) as error:
-        print(f"acting-mirror-model: error: {error}", file=sys.stderr)
+        from acting_mirror.quiet import report_error
+        from acting_mirror.sinks import describe_os_error
+
+        report_error("acting-mirror-model: error: ", error,
+                     describe_os_error(error) if isinstance(error, OSError) else None)
         return 2
     except KeyboardInterrupt:
         print("acting-mirror-model: interrupted", file=sys.stderr)
