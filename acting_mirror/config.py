@@ -5,12 +5,13 @@ Unknown keys and bad values raise ConfigError naming the key (`detector.scale_fa
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from acting_mirror.errors import MirrorError
 
-class ConfigError(ValueError):
+
+class ConfigError(MirrorError, ValueError):
     """A malformed configuration; the message names the key."""
 
 
@@ -176,6 +177,3 @@ def load_config(path: str | Path | None) -> Config:
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
-
-def as_dict(config: Config) -> dict:
-    return dataclasses.asdict(config)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.script import Script, ScriptError, load_script
 from acting_mirror.timeline import Timeline, TimelineError
 
@@ -54,7 +55,7 @@ NO_FACE_COLOUR = "#d9d9d9"
 CueSpans = Sequence[Sequence[tuple[float, float]]]
 
 
-class ReportError(ValueError):
+class ReportError(MirrorError, ValueError):
     """A report that cannot be built from what is on disk; the message names the path."""
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
+
 MAIN_WINDOW = "Acting Mirror"
 DETAILS_WINDOW = "Emotions for Person 0"
 GRAPH_WINDOW = "Graph for Person 0"
@@ -54,7 +56,7 @@ MJPG_LOW_BYTES_PER_PIXEL = 1 / 30   # a low estimate of a typical MJPG frame, fo
 OTHER_MIN_FRAME_BYTES = 64        # inter-frame codecs can make tiny frames of a still scene
 
 
-class SinkError(RuntimeError):
+class SinkError(MirrorError, RuntimeError):
     """An output that cannot be written; the message is one line naming it."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.quiet import native_stderr_silenced
 from acting_mirror.types import Frame
 
@@ -36,7 +37,7 @@ STREAM_TIMEOUT_MS = 15000       # OpenCV/FFmpeg open and read timeouts for netwo
 DIRECT_STREAM_SCHEMES = ("rtsp://", "rtsps://")
 
 
-class SourceError(RuntimeError):
+class SourceError(MirrorError, RuntimeError):
     """An input that cannot be opened or read; the message is one line naming it."""
 
 

@@ -22,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.types import Box, Face, FrameResult
 
 LEADING_COLUMNS = ("frame", "time_s", "person", "x", "y", "w", "h")
 LABEL_COLUMN = "label"
 
 
-class TimelineError(ValueError):
+class TimelineError(MirrorError, ValueError):
     """A timeline CSV that is missing or malformed; the message names the file and line."""
 
 

@@ -24,14 +24,6 @@ class Box:
     def center(self) -> tuple[float, float]:
         return (self.x + self.w / 2, self.y + self.h / 2)
 
-    def iou(self, other: Box) -> float:
-        left, top = max(self.x, other.x), max(self.y, other.y)
-        right = min(self.x + self.w, other.x + other.w)
-        bottom = min(self.y + self.h, other.y + other.h)
-        inter = max(0, right - left) * max(0, bottom - top)
-        union = self.area + other.area - inter
-        return inter / union if union else 0.0
-
 
 @dataclass(frozen=True)
 class Frame:
