@@ -51,11 +51,16 @@ class TrackingConfig:
     iou_threshold: float = 0.3     # a face continues a track when boxes overlap at least this much
     max_missed_frames: int = 30    # a track survives this many frames without its face
     smoothing_frames: int = 5      # probabilities are averaged over this many recent frames
+    main_size_ratio: float = 1.5   # another face this many times person 0's area is "clearly larger"...
+    main_switch_s: float = 2.0     # ... and becomes person 0 after being so for this long
 
-    def validate(self) -> None:
+    def validate(self) -> TrackingConfig:
         _check(0.0 < self.iou_threshold < 1.0, "tracking.iou_threshold", "must be between 0 and 1")
         _check(self.max_missed_frames >= 0, "tracking.max_missed_frames", "must be >= 0")
         _check(self.smoothing_frames >= 1, "tracking.smoothing_frames", "must be >= 1")
+        _check(self.main_size_ratio >= 1.0, "tracking.main_size_ratio", "must be >= 1")
+        _check(self.main_switch_s >= 0, "tracking.main_switch_s", "must be >= 0 seconds")
+        return self
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,16 @@ class Frame:
 @dataclass(frozen=True)
 class Face:
     """A tracked face in one frame. `probabilities` are smoothed over the track's
-    recent frames and follow the model's label order; `label` is their argmax."""
+    recent frames and follow the model's label order; `label` is their argmax.
+    `track_id` is the person number (0: the main face); `track` the number of the
+    track that follows this face (None where unknown), which stays with the face
+    when person numbers move (see track.py)."""
 
     box: Box
     probabilities: tuple[float, ...]
     label: str
     track_id: int
+    track: int | None = None
 
     @property
     def confidence(self) -> float:
