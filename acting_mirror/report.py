@@ -295,7 +295,7 @@ def render_html(summary: Mapping, over_time_png: bytes, polar_png: bytes) -> str
             parts.append(f'<tr><td class="num">{cue["number"]}</td>'
                          f'<td class="num">{_clock(cue["start"])}-{_clock(cue["end"])}</td>'
                          f'<td class="line">{e(cue["line"])}</td><td>{e(", ".join(cue["target"]))}</td>'
-                         f"<td>{_played_html(cue)}</td>"
+                         f'<td class="num">{_played_html(cue)}</td>'
                          f'<td class="num">{_percent(cue["on_target_fraction"]) if reached else ""}</td>'
                          f'<td class="num">{_percent(cue["no_face_fraction"]) if reached else ""}</td>'
                          f'<td class="num">{_percent(cue["mean_target_probability"]) if reached else ""}</td>'
@@ -303,9 +303,9 @@ def render_html(summary: Mapping, over_time_png: bytes, polar_png: bytes) -> str
         parts.append("</table>")
     shading = (" The numbered band above it marks the cues, coloured by how well each went (green: 70% or more "
                "on target, orange: 40-70%, red: less).") if cues else ""
-    parts.append(f'<h2>Over time</h2><p class="meta">Person 0\'s emotions, stacked: each band is as thick as '
-                 f"that emotion's probability (gaps: no face). The strip below shows the label shown on screen."
-                 f"{shading}</p>")
+    parts.append(f'<h2>Over time</h2><p class="meta">Person 0\'s emotions, one lane each, filled up to its '
+                 f"probability on the lane's own 0-100% scale (gaps: no face). The strip below shows the label "
+                 f"shown on screen.{shading}</p>")
     parts.append(_image(over_time_png, "Emotion probabilities of person 0 over time"))
     parts.append('<h2>Distribution</h2><div class="charts">')
     parts.append(_image(polar_png, "Polar chart of person 0's emotion distribution"))

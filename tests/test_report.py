@@ -11,12 +11,11 @@ import re
 import numpy as np
 import pytest
 
+from acting_mirror.cli import main as cli_main
+from acting_mirror.render.graph import emotion_distribution_chart, emotion_over_time_chart
 from acting_mirror.report import (
-    emotion_over_time_chart,
-    emotion_polar_chart,
     overall_score,
     rebuild_report,
-    report_main,
     score_cues,
     work_on,
     write_report,
@@ -162,9 +161,9 @@ def test_report_without_script(tmp_path):
 def test_charts_are_bgr_arrays_of_the_asked_size():
     times, probs, shown = hand_timeline().person_series(0)
     chart = emotion_over_time_chart(times, probs, shown, LABELS, size=(800, 300), fps=FPS,
-                                    shaded_spans=[(0.0, 1.0, "#2e9d4a", "1")])
+                                    cue_spans=[(0.0, 1.0, "#2e9d4a", "1")])
     assert chart.shape == (300, 800, 3) and chart.dtype == np.uint8
-    polar = emotion_polar_chart(dict.fromkeys(LABELS, 1 / len(LABELS)), None, LABELS, size=(300, 300))
+    polar = emotion_distribution_chart(dict.fromkeys(LABELS, 1 / len(LABELS)), None, LABELS, size=(300, 300))
     assert polar.shape == (300, 300, 3)
     assert len(np.unique(polar.reshape(-1, 3), axis=0)) > 10  # something was drawn
 
@@ -203,7 +202,7 @@ def test_report_command(tmp_path, capsys):
     write_report(tmp_path, hand_timeline(), FPS, SCRIPT)
     script_path = tmp_path / "scene.yaml"
     script_path.write_text("title: again\ncues:\n  - {start: 0, end: 2, line: All of it., emotion: happy}\n")
-    assert report_main([str(tmp_path), "--script", str(script_path)]) == 0
+    assert cli_main(["report", str(tmp_path), "--script", str(script_path)]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "report.html") in out
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -232,9 +231,9 @@ def test_report_command_fails_cleanly(tmp_path, capsys, setup, message):
     if setup == "bad_script":
         (tmp_path / "s.yaml").write_text("cues:\n  - {start: 0, end: 1, line: x, emotion: bored}\n")
         args += ["--script", str(tmp_path / "s.yaml")]
-    assert report_main(args) == 2
+    assert cli_main(["report", *args]) == 1  # a run that failed; 2 is for bad usage
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and error.startswith("error: ")
+    assert error.count("\n") == 1 and error.startswith("acting-mirror: error: ")
     assert re.search(message, error)
     assert not (directory / "report.html").exists()
 

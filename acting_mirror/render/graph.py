@@ -29,7 +29,6 @@ MEAN_COLOUR = "#1f77b4"   # filled polygon: mean over the whole history
 NOW_COLOUR = "#e8590c"    # line: mean over the recent rows
 MEAN_ALPHA = 0.35
 MAX_CHART_POINTS = 600    # a longer run is averaged into this many points over time
-PRESENT_PROBABILITY = 0.02  # an emotion whose probability never reaches this is left out of the legend
 
 
 def emotion_colour(label: str, index: int) -> str:
@@ -172,62 +171,62 @@ class ThrottledGraph:
 
 
 def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], labels: Sequence[str],
-                            size: tuple[int, int] = (960, 420), fps: float = 0.0,
+                            size: tuple[int, int] = (960, 460), fps: float = 0.0,
                             cue_spans: Sequence[tuple[float, float, str, str]] = ()) -> np.ndarray:
-    """Person 0 over time -> BGR: the emotions' probabilities as stacked areas (each one's
-    band is as thick as its probability, so every emotion reads on the same scale; gaps
-    where there was no face), a strip of the label shown on screen below, and, with
-    `cue_spans` ((start_s, end_s, colour, text) each), a row of numbered cue bands above.
-    The legend lists only what the chart shows."""
+    """Person 0 over time -> BGR: one lane per emotion, each filled up to its probability
+    on its own 0-100% scale (so an emotion that stays low still reads: it is not squashed
+    under the strongest one; gaps where there was no face), a strip of the label shown on
+    screen below, and, with `cue_spans` ((start_s, end_s, colour, text) each), a row of
+    numbered cue bands above. The strip's legend lists only the labels it shows."""
     from matplotlib.patches import Patch
 
     labels = tuple(labels)
     times = np.asarray(times, float).reshape(-1)
-    rows = np.asarray(probabilities, float).reshape(len(times), len(labels)) if len(times) else \
-        np.zeros((0, len(labels)))
+    rows = np.asarray(probabilities, float).reshape(len(times), len(labels))
     if len(shown) != len(times):
         raise RenderError(f"emotion chart: {len(times)} times but {len(shown)} shown labels")
     colours = emotion_colours(labels)
+    colour_of = dict(zip(labels, colours, strict=True))
     figure, canvas = _new_figure(size)
-    ratios = (1, 10, 1) if cue_spans else (0.001, 10, 1)
-    grid = figure.add_gridspec(3, 1, height_ratios=ratios, hspace=0.12, left=0.07, right=0.82, top=0.9,
-                               bottom=0.12)
-    cue_axes, area_axes, strip_axes = (figure.add_subplot(grid[i]) for i in range(3))
-    area_axes.sharex(strip_axes)
+    ratios = (0.6 if cue_spans else 0.001, 10, 0.7)
+    grid = figure.add_gridspec(3, 1, height_ratios=ratios, hspace=0.1, left=0.1, right=0.84, top=0.91,
+                               bottom=0.11)
+    cue_axes, lane_axes, strip_axes = (figure.add_subplot(grid[i]) for i in range(3))
+    lane_axes.sharex(strip_axes)
     cue_axes.sharex(strip_axes)
 
     period = 1.0 / fps if fps > 0 else (float(np.median(np.diff(times))) if len(times) > 1 else 1.0)
     left = float(times[0]) if len(times) else 0.0
     right = float(times[-1]) + period if len(times) else 1.0
 
-    # stacked areas, drawn as steps so each frame holds its values until the next
+    # the lanes, top to bottom in label order; steps, so each frame holds its values until the next
     bin_times, bin_rows = _binned(times, rows, MAX_CHART_POINTS)
-    edges = np.append(bin_times, right) if len(bin_times) else bin_times
-    present = ~np.isnan(bin_rows).any(axis=1)
-    tops = np.cumsum(np.nan_to_num(bin_rows), axis=1)
-    shown_in_chart = []
-    for column, (label, colour) in enumerate(zip(labels, colours, strict=True)):
-        lower = tops[:, column - 1] if column else np.zeros(len(bin_times))
-        upper = tops[:, column]
+    edges = np.append(bin_times, right)
+    present = np.append(~np.isnan(bin_rows).any(axis=1), False)
+    lane_height = 0.86
+    for lane, colour in enumerate(colours):
+        base = len(labels) - 1 - lane
+        values = np.append(np.nan_to_num(bin_rows[:, lane]), 0.0) if len(bin_times) else np.zeros(1)
         if len(bin_times):
-            area_axes.fill_between(edges, np.append(lower, lower[-1]), np.append(upper, upper[-1]), step="post",
-                                   where=np.append(present, present[-1]), color=colour, linewidth=0)
-        if len(rows) and np.nanmax(rows[:, column], initial=0.0) >= PRESENT_PROBABILITY:
-            shown_in_chart.append(label)
-    area_axes.set_ylim(0, 1)
-    area_axes.set_xlim(left, right)
-    area_axes.set_ylabel("probability (stacked)", fontsize=9)
-    area_axes.grid(alpha=0.3, color="white", linewidth=0.8)
-    area_axes.set_axisbelow(False)
-    area_axes.tick_params(labelbottom=False, labelsize=8)
+            lane_axes.fill_between(edges, base, base + lane_height * values, step="post", where=present,
+                                   color=colour, linewidth=0)
+        lane_axes.axhline(base, color=colour, linewidth=1.2)
+        lane_axes.axhline(base + lane_height, color="#dddddd", linewidth=0.6, zorder=0)  # the lane's 100%
+    lane_axes.set_ylim(-0.1, len(labels))
+    lane_axes.set_yticks(np.arange(len(labels)) + lane_height / 2, labels[::-1], fontsize=9)
+    for tick, colour in zip(lane_axes.get_yticklabels(), colours[::-1], strict=True):
+        tick.set_color(colour)
+    lane_axes.set_xlim(left, right)
+    lane_axes.tick_params(labelbottom=False, labelsize=8)
+    lane_axes.grid(axis="x", alpha=0.3)
     if not len(times):
-        area_axes.text(0.5, 0.5, "no data", transform=area_axes.transAxes, ha="center", va="center", fontsize=12,
+        lane_axes.text(0.5, 0.5, "no data", transform=lane_axes.transAxes, ha="center", va="center", fontsize=12,
                        color="#555555")
 
     # the cues: one band each, coloured by how well it went, numbered
     for start, end, colour, text in cue_spans:
         cue_axes.axvspan(start, end, color=colour, alpha=0.85, linewidth=0)
-        area_axes.axvline(start, color="#222222", alpha=0.5, linewidth=0.8)
+        lane_axes.axvline(start, color="#222222", alpha=0.5, linewidth=0.8)
         if end > left and start < right:
             cue_axes.text((max(start, left) + min(end, right)) / 2, 0.5, text, ha="center", va="center",
                           fontsize=8, color="white", fontweight="bold", clip_on=True)
@@ -235,12 +234,11 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
     cue_axes.set_yticks([])
     cue_axes.tick_params(labelbottom=False, bottom=False)
     if cue_spans:
-        cue_axes.set_ylabel("cue", rotation=0, ha="right", va="center", fontsize=9)
+        cue_axes.set_ylabel("cues", rotation=0, ha="right", va="center", fontsize=9)
     else:
         cue_axes.set_visible(False)
 
     # the strip: the label shown on screen, run by run (one bar collection per label: fast for long runs)
-    colour_of = dict(zip(labels, colours, strict=True))
     ends = np.append(times[1:], times[-1] + period) if len(times) else times
     runs: dict[str | None, list[tuple[float, float]]] = {}
     run_start = 0
@@ -255,14 +253,14 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
     strip_axes.set_ylabel("shown", rotation=0, ha="right", va="center", fontsize=9)
     strip_axes.set_xlabel("time (s)", fontsize=9)
     strip_axes.tick_params(labelsize=8)
-    figure.text(0.07, 0.95, "Emotions of person 0 over time", fontsize=11, va="bottom")
+    figure.text(0.1, 0.955, "Emotions of person 0 over time (each lane 0-100%)", fontsize=11, va="bottom")
 
-    legend = [label for label in labels if label in shown_in_chart or label in runs]
-    handles = [Patch(color=colour_of[label], label=label) for label in legend]
+    handles = [Patch(color=colour_of[label], label=label) for label in labels if label in runs]
     if None in runs:
         handles.append(Patch(color=NO_FACE_COLOUR, label="no face"))
     if handles:
-        figure.legend(handles=handles, loc="center left", bbox_to_anchor=(0.835, 0.5), frameon=False, fontsize=9)
+        strip_axes.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), frameon=False,
+                          fontsize=8, title="shown", title_fontsize=8)
     canvas.draw()
     return _canvas_to_bgr(canvas, check_size(size))
 
