@@ -269,7 +269,7 @@ def _binned(times: np.ndarray, values: np.ndarray, points: int) -> tuple[np.ndar
     """Average a long series into at most `points` bins, so a long rehearsal reads as a
     trend rather than noise; a bin with no face stays NaN (a gap)."""
     if len(times) <= points:
-        return times, values.reshape(len(times), -1)
+        return times, values
     size = -(-len(times) // points)
     padded = -len(times) % size
     present = ~np.isnan(values)
