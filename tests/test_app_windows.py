@@ -276,7 +276,7 @@ def test_camera_recording_plays_at_wall_clock_speed(display, tmp_path, graph):
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     frames, fps = read_video(tmp_path / "camera.avi")[:2]
     assert fps == 30.0 and len(frames) == summary["output_frames"]
-    assert summary["frames"] > 30  # it really ran for seconds
+    assert summary["frames"] >= 10 and summary["seconds"] > 4  # it really ran for seconds
     duration = len(frames) / fps
     assert duration == pytest.approx(summary["seconds"], rel=0.05), (duration, summary)
 
