@@ -74,7 +74,7 @@ class Analysis:
 
     def to_pandas(self):
         """The timeline as a pandas DataFrame, the columns of timeline.csv: frame, time_s,
-        person, x, y, w, h, one probability column per label, label. A frame without
+        person, track, x, y, w, h, one probability column per label, label. A frame without
         person 0 has a person-0 row with the rest empty (NaN / None), so person 0's rows
         cover every frame."""
         pandas = _pandas()
@@ -86,12 +86,12 @@ class Analysis:
                 rows.append([result.index, result.time_s, 0, *empty])
             for face in result.faces:
                 box = face.box
-                rows.append([result.index, result.time_s, face.track_id, box.x, box.y, box.w, box.h,
+                rows.append([result.index, result.time_s, face.track_id, face.track, box.x, box.y, box.w, box.h,
                              *face.probabilities, face.label])
         frame = pandas.DataFrame(rows, columns=columns)
         # whole numbers stay integers where a face was seen (nullable Int64 where it was not)
-        return frame.astype({"frame": "int64", "person": "int64", "x": "Int64", "y": "Int64", "w": "Int64",
-                             "h": "Int64"})
+        return frame.astype({"frame": "int64", "person": "int64", "track": "Int64", "x": "Int64", "y": "Int64",
+                             "w": "Int64", "h": "Int64"})
 
     def cues_to_pandas(self):
         """The per-cue scores as a pandas DataFrame, one row per cue (no rows without a script)."""
@@ -169,9 +169,9 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
 
                 check_folder_writable(config.output.snapshot_dir, "snapshots")
             if show:
-                from acting_mirror.sinks import WindowSink
+                from acting_mirror.display import Windows
 
-                windows = WindowSink()
+                windows = Windows()
             elif progress:
                 progress_bar = _progress_bar(opened, config)
             app = MirrorApp(config, pipeline, opened, windows=windows, video=video, timeline_file=timeline_file,
@@ -290,20 +290,13 @@ def _make_video(source: Source, config: Config):
     frames = source.total_frames
     if config.source.max_frames:
         frames = min(frames or config.source.max_frames, config.source.max_frames)
-    sink = VideoSink(path, source.fps, codec)  # claims the file (checked, locked) before the first frame
+    # a camera's video runs at the rate asked of it: the app places its frames by capture time
+    sink = VideoSink(path, config.source.camera_fps if source.live else source.fps, codec)  # claims the file
     try:
         check_free_space(path, source.frame_size, frames)
     except BaseException:
         sink.close()
         raise
-    if source.live:
-        from acting_mirror.app import LiveRateVideo
-
-        def at_measured_rate(fps: float) -> VideoSink:
-            sink.fps = fps
-            return sink
-
-        return LiveRateVideo(at_measured_rate, release=sink.close)
     return sink
 
 

@@ -10,12 +10,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
 
 from acting_mirror.config import Config
-from acting_mirror.sinks import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW, SinkError
+from acting_mirror.sinks import SinkError
 from acting_mirror.types import Frame, FrameResult
 
 
@@ -40,7 +41,7 @@ class Pipeline:
         boxes = self.detector.detect(gray)
         crops = crop_faces(gray, boxes, self.classifier.input_size)
         probabilities = self.classifier.classify(crops)  # every face of the frame in one call
-        faces = self.tracker.update(boxes, probabilities)
+        faces = self.tracker.update(boxes, probabilities, frame.time_s)
         return FrameResult(frame.index, frame.time_s, faces)
 
 
@@ -53,7 +54,7 @@ def build_pipeline(config: Config) -> Pipeline:
                                  config.model.quantized, config.model.test_time_views,
                                  config.model.views_max_faces)
     detector = FaceDetector(config.detector)
-    tracker = FaceTracker.from_config(classifier.labels, config.tracking)
+    tracker = FaceTracker(classifier.labels, config.tracking)
     return Pipeline(detector, classifier, tracker)
 
 
@@ -76,23 +77,81 @@ class FpsMeter:
         return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
-class LiveRateVideo:
-    """Video output for a live source: the first second of frames is held back
-    until the real processing rate is known, so the file plays at true speed."""
+class PlaybackClock:
+    """When a file's frames are due on screen, in wall time: at the file's own timing,
+    shifted by however long playback stood still (pauses, and frames that came late:
+    after a slow frame the clock waits for us instead of rushing the next frames).
+    Also measures pauses for a camera, whose scene clock must stand still meanwhile."""
 
-    def __init__(self, open_sink: Callable[[float], object], probe_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic, release: Callable[[], None] | None = None):
-        self._open_sink = open_sink
-        self._release = release  # called by close() when no frame came, so the sink never opened
-        self._probe_s = probe_s
+    def __init__(self, frame_period_s: float, clock: Callable[[], float] = time.monotonic):
+        self.frame_period_s = frame_period_s
         self._clock = clock
-        self._pending: list[np.ndarray] = []
-        self._started: float | None = None
-        self._sink = None
+        self._start = clock()
+        self._offset = 0.0                  # how long playback stood still so far
+        self._paused_at: float | None = None
+
+    def start(self) -> None:
+        self._start, self._offset, self._paused_at = self._clock(), 0.0, None
+
+    def due_in(self, time_s: float) -> float:
+        """Seconds until the frame at `time_s` (file time) is due; negative when late."""
+        return self._start + self._offset + time_s - self._clock()
+
+    def ready(self, time_s: float) -> bool:
+        """Whether the frame at `time_s` is due; when it is late by more than a frame,
+        playback catches up by waiting for us (later frames keep their spacing)."""
+        late_s = -self.due_in(time_s)
+        if late_s < 0:
+            return False
+        if late_s > self.frame_period_s:
+            self._offset += late_s
+        return True
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        if self._paused_at is None:
+            self._paused_at = self._clock()
+
+    def resume(self) -> float:
+        """End a pause; how long it lasted (0 when there was none)."""
+        if self._paused_at is None:
+            return 0.0
+        paused_for = self._clock() - self._paused_at
+        self._offset += paused_for
+        self._paused_at = None
+        return paused_for
+
+
+class TimedVideo:
+    """The output video at a constant nominal rate (the sink's), frames placed by their time.
+
+    Each frame fills the rate's time slots from its own time until the next frame's, so a
+    frame is repeated when the pipeline fell behind and dropped when two frames share a
+    slot, as a recorder does: the file's timing follows the frames' clock over the whole
+    run (for a camera, the wall clock), whatever the processing rate did meanwhile. For a
+    file every frame gets exactly one slot. With a `clock` (in the frames' time), close()
+    holds the last frame until the run's end.
+    """
+
+    def __init__(self, sink, clock: Callable[[], float] | None = None):
+        self._sink = sink
+        self._fps = getattr(sink, "fps", None)  # None: a sink without a rate (a photo's image file)
+        self._clock = clock
+        self._first_s: float | None = None
+        self._held: np.ndarray | None = None   # the newest frame, written once the next one's slot is known
+        self._held_slot = 0
+        self._clock_offset = 0.0  # clock() - frame time, at the first frame
+
+    @property
+    def fps(self) -> float | None:
+        return self._fps
 
     @property
     def frames_written(self) -> int:
-        return self._sink.frames_written if self._sink is not None else 0
+        return self._sink.frames_written
 
     @property
     def path(self):
@@ -102,32 +161,62 @@ class LiveRateVideo:
     def failure(self) -> str | None:
         return getattr(self._sink, "failure", None)
 
-    def write(self, image: np.ndarray) -> None:
-        if self._sink is not None:
+    def _slot(self, time_s: float) -> int:
+        return round((time_s - self._first_s) * self.fps)
+
+    def write(self, image: np.ndarray, time_s: float) -> None:
+        if self._fps is None:
             self._sink.write(image)
             return
-        now = self._clock()
-        if self._started is None:
-            self._started = now
-        self._pending.append(image)
-        if now - self._started >= self._probe_s and len(self._pending) > 1:
-            self._flush()
+        if self._first_s is None:
+            self._first_s = time_s
+            if self._clock is not None:
+                self._clock_offset = self._clock() - time_s
+        slot = max(self._slot(time_s), self._held_slot)
+        if self._held is not None and slot > self._held_slot:
+            self._write_held(slot - self._held_slot)
+        self._held, self._held_slot = image, slot  # two frames in one slot: the newer one wins
 
-    def _flush(self) -> None:
-        elapsed = self._clock() - (self._started or 0.0)
-        fps = (len(self._pending) - 1) / elapsed if elapsed > 0 and len(self._pending) > 1 else 30.0
-        self._sink = self._open_sink(max(1.0, min(fps, 120.0)))
-        for image in self._pending:
-            self._sink.write(image)
-        self._pending.clear()
+    def hold_until(self, time_s: float) -> None:
+        """Write the newest frame into the slots before `time_s` now (a paused camera
+        run), rather than all at once when the next frame comes."""
+        if self._held is not None:
+            slot = self._slot(time_s)
+            if slot > self._held_slot:
+                self._write_held(slot - self._held_slot)
+                self._held_slot = slot
+
+    def now_s(self) -> float | None:
+        """The clock in the frames' time (None without a clock or before the first frame)."""
+        if self._clock is None or self._first_s is None:
+            return None
+        return self._clock() - self._clock_offset
+
+    def _write_held(self, copies: int) -> None:
+        for _ in range(copies):
+            self._sink.write(self._held)
 
     def close(self) -> None:
-        if self._sink is None and self._pending:
-            self._flush()
-        if self._sink is not None:
-            self._sink.close()
-        elif self._release is not None:
-            self._release()
+        try:
+            if self._held is not None:
+                end_slot = self._held_slot + 1
+                now_s = self.now_s()
+                if now_s is not None:
+                    end_slot = max(end_slot, self._slot(now_s))
+                self._write_held(end_slot - self._held_slot)
+                self._held = None
+        finally:
+            self._sink.close()  # also lets a claimed file go when no frame came
+
+
+class StopReason(Enum):
+    END_OF_INPUT = "end of input"
+    MAX_FRAMES = "--max-frames"
+    QUIT_KEY = "q"
+    WINDOW_CLOSED = "window closed"
+    INTERRUPT = "interrupt (Ctrl-C)"
+    OUTPUT_ERROR = "an output error"
+    ENDED_EARLY = "the input ending early"
 
 
 @dataclass
@@ -144,7 +233,7 @@ class ViewState:
 class RunSummary:
     frames: int = 0
     seconds: float = 0.0
-    faces_seen: int = 0
+    face_tracks: int = 0     # faces followed; a face lost for longer than tracking.max_missed_frames counts again
     person0_share: dict = field(default_factory=dict)
     person0_frames: int = 0
     output: str | None = None
@@ -153,16 +242,25 @@ class RunSummary:
     error: str | None = None  # an output that could not be written (the run stopped there)
     report: str | None = None
     snapshots: list = field(default_factory=list)
-    stopped_by: str = "end of input"
+    stopped_by: StopReason = StopReason.END_OF_INPUT
+    stop_detail: str | None = None  # why the input ended early (a truncated file, a broken stream)
+    skipped_frames: int = 0         # damaged frames the source skipped
 
     @property
     def mean_fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def lines(self) -> list[str]:
-        lines = [f"{self.frames} frames in {self.seconds:.1f} s ({self.mean_fps:.1f} FPS mean), "
-                 f"stopped by {self.stopped_by}",
-                 f"faces seen: {self.faces_seen}; person 0 in {self.person0_frames} frames"]
+        stop = self.stopped_by.value
+        if self.stopped_by is StopReason.MAX_FRAMES:
+            stop = f"{stop} {self.frames}"
+        if self.stop_detail:
+            stop = f"{stop}: {self.stop_detail}"
+        if self.skipped_frames:
+            stop = f"{stop} ({self.skipped_frames} damaged frames skipped)"
+        lines = [f"{self.frames} frames in {self.seconds:.1f} s ({self.mean_fps:.1f} FPS mean), stopped by {stop}",
+                 f"face tracks: {self.face_tracks} (a face lost for a while starts a new one); "
+                 f"person 0 in {self.person0_frames} frames"]
         if self.person0_share:
             shares = sorted(self.person0_share.items(), key=lambda kv: kv[1], reverse=True)
             lines.append("person 0: " + ", ".join(f"{label} {share:.0%}" for label, share in shares if share > 0))
@@ -191,7 +289,11 @@ def render_main(image: np.ndarray, result: FrameResult, view: ViewState, fps: fl
 
 
 class MirrorApp:
-    """One run of the mirror over one source, with optional windows, video and report."""
+    """One run of the mirror over one source, with optional windows, video and report.
+
+    `video` is a sink with write(image), fps and close() (a VideoSink); the app writes it
+    through a TimedVideo, so a camera's recording keeps to the wall clock.
+    """
 
     def __init__(self, config: Config, pipeline: Pipeline, source, *, windows=None, video=None,
                  timeline_file=None, script=None, progress=None, log: Callable[[str], None] = print,
@@ -202,18 +304,17 @@ class MirrorApp:
         self.pipeline = pipeline
         self.source = source
         self.windows = windows
-        self.video = video
+        self.live = source.live
+        self.video = None if video is None else TimedVideo(video, clock=clock if self.live else None)
         self.timeline_file = timeline_file  # timeline.csv streamed as the run goes (sinks.TimelineFile)
         self.script = script
         self.progress = progress
         self.log = log
         self.clock = clock
-        self.live = source.live
         self.source_is_image = source.is_image
         # with windows open a file plays at its own frame rate, never faster; headless it runs flat out
         self.pace = (windows is not None and not self.live and not self.source_is_image) if pace is None else pace
-        self._play_start = 0.0
-        self._clock_offset = 0.0  # how long the file's clock stood still: pauses, frames shown late
+        self.playback = PlaybackClock(1.0 / source.fps, clock)
         self.timeline = Timeline(pipeline.labels)
         self.view = ViewState(config.display.details, config.display.graph, config.display.rectangles)
         self.fps_meter = FpsMeter(clock=clock)
@@ -225,52 +326,52 @@ class MirrorApp:
         self.graph = None
         self.summary = RunSummary()
         self._last_result: FrameResult | None = None
-        self._last_status = None  # the active cue's status for the last frame (None without a cue)
 
     # -- the loop -------------------------------------------------------
     def run(self) -> RunSummary:
-        started = self._play_start = self.clock()
+        started = self.clock()
+        self.playback.start()
         max_frames = self.config.source.max_frames
         try:
             for frame in self.source:
-                shown = self.step(frame)
-                if self.windows is not None and not self._interact(frame, shown):
+                result, status, shown = self.step(frame)
+                if self.windows is not None and not self._interact(frame, result, status, shown):
                     break
                 if max_frames and self.summary.frames >= max_frames:
-                    self.summary.stopped_by = f"--max-frames {max_frames}"
+                    self.summary.stopped_by = StopReason.MAX_FRAMES
                     break
             ended_early = getattr(self.source, "ended_early", None)
-            if ended_early and self.summary.stopped_by == "end of input":
-                self.summary.stopped_by = f"the input ending early: {ended_early}"
-            skipped = getattr(self.source, "skipped_frames", 0)
-            if skipped:
-                self.summary.stopped_by += f" ({skipped} damaged frames skipped)"
+            if ended_early and self.summary.stopped_by is StopReason.END_OF_INPUT:
+                self.summary.stopped_by = StopReason.ENDED_EARLY
+                self.summary.stop_detail = ended_early
+            self.summary.skipped_frames = getattr(self.source, "skipped_frames", 0)
         except KeyboardInterrupt:
-            self.summary.stopped_by = "interrupt (Ctrl-C)"
+            self.summary.stopped_by = StopReason.INTERRUPT
         except SinkError as error:  # an output cannot be written: stop here, keep everything else
             self.summary.error = str(error)
-            self.summary.stopped_by = "an output error"
+            self.summary.stopped_by = StopReason.OUTPUT_ERROR
         finally:
             self.summary.seconds = self.clock() - started
             self._finish()
         return self.summary
 
-    def step(self, frame: Frame) -> np.ndarray:
-        """Analyse and render one frame, write it out; returns the image shown."""
+    def step(self, frame: Frame):
+        """Analyse and render one frame, write it out; returns its result, the active
+        cue's status (None without one) and the image shown."""
         result = self.pipeline.process(frame)
         self.timeline.add(result)
         if self.timeline_file is not None:
             self.timeline_file.write(result)
         self._last_result = result
         fps = self.fps_meter.tick()
-        self._last_status = self._cue_status(result)
-        shown = render_main(frame.image, result, self.view, fps, self._last_status)
+        status = self._cue_status(result)
+        shown = render_main(frame.image, result, self.view, fps, status)
         self.summary.frames += 1  # analysed and in the timeline, even if the video cannot take it
         if self.progress is not None:
             self.progress.update(1)
         if self.video is not None:
-            self.video.write(shown)
-        return shown
+            self.video.write(shown, frame.time_s)
+        return result, status, shown
 
     def _cue_status(self, result: FrameResult):
         if self.player is None:
@@ -278,79 +379,72 @@ class MirrorApp:
         return self.player.status(result.time_s, result.person(0))
 
     # -- windows and keys ------------------------------------------------
-    def _interact(self, frame: Frame, shown: np.ndarray) -> bool:
+    def _interact(self, frame: Frame, result: FrameResult, status, shown: np.ndarray) -> bool:
         """Show the windows, react to keys, pace file playback; False = stop."""
-        self._show(shown)
-        deadline = self._play_start + self._clock_offset + frame.time_s if self.pace else None
-        pause_started = None
+        from acting_mirror.display import KeyAction
+
+        self._show(shown, result, status)
         while True:
-            wait_ms = 1 if deadline is None else int((deadline - self.clock()) * 1000)
-            action = self.windows.poll(max(1, min(wait_ms, 30)))
+            wait_s = self.playback.due_in(frame.time_s) if self.pace and not self.playback.paused else 0.0
+            action = self.windows.poll(max(1, min(int(wait_s * 1000), 30)))
             if self.windows.main_closed():
-                self.summary.stopped_by = "window closed"
+                self.summary.stopped_by = StopReason.WINDOW_CLOSED
                 return False
-            if action == "quit":
-                self.summary.stopped_by = "q"
+            if action is KeyAction.QUIT:
+                self.summary.stopped_by = StopReason.QUIT_KEY
                 return False
-            if action:
-                self._apply(action, frame)
-                self._show(self._rerender(frame))
+            if action is not None:
+                self._apply(action, frame, result)
+                status = self._cue_status(result)  # a key (n, p, space) may have moved the cue
+                self._show(self._render(frame, result, status), result, status)
             if self.view.paused or self.source_is_image:
-                pause_started = pause_started if pause_started is not None else self.clock()
-                continue  # paused, or a photo that stays up until the user quits
-            if pause_started is not None:  # resumed: the file's clock (or the scene's) resumes where it stopped
-                paused_for = self.clock() - pause_started
-                self._clock_offset += paused_for
-                if self.player is not None and self.live:
-                    self.player.resume(paused_for, frame.time_s + paused_for)
-                deadline = deadline + paused_for if deadline is not None else None
-                pause_started = None
-            if deadline is None:
-                return True
-            late_s = self.clock() - deadline
-            if late_s >= 0:
-                if late_s > 1.0 / self.source.fps:
-                    # behind by more than a frame (a slow frame, a busy machine): the file's clock waits
-                    # for us, so the frames after it keep their spacing instead of rushing to catch up
-                    self._clock_offset += late_s
+                self.playback.pause()  # paused, or a photo that stays up until the user quits
+                if self.live and self.video is not None and self.video.now_s() is not None:
+                    self.video.hold_until(self.video.now_s())  # the recording goes on showing the paused frame
+                continue
+            paused_for = self.playback.resume()
+            if paused_for and self.player is not None and self.live:
+                self.player.resume(paused_for, frame.time_s + paused_for)  # the scene stood still meanwhile
+            if not self.pace or self.playback.ready(frame.time_s):
                 return True
 
-    def _apply(self, action: str, frame: Frame) -> None:
+    def _apply(self, action, frame: Frame, result: FrameResult) -> None:
+        from acting_mirror.display import KeyAction
         from acting_mirror.sinks import save_snapshot
 
-        if action == "pause":
+        if action is KeyAction.PAUSE:
             if self.player is not None and self.live and not self.player.started:
                 self.player.start(frame.time_s)  # with a script, space starts the scene
             else:
                 self.view.paused = not self.view.paused
-        elif action == "toggle_details":
+        elif action is KeyAction.TOGGLE_DETAILS:
             self.view.details = not self.view.details
-        elif action == "toggle_graph":
+        elif action is KeyAction.TOGGLE_GRAPH:
             self.view.graph = not self.view.graph
-        elif action == "toggle_rectangles":
+        elif action is KeyAction.TOGGLE_RECTANGLES:
             self.view.rectangles = not self.view.rectangles
-        elif action == "snapshot" and self._last_result is not None:
+        elif action is KeyAction.SNAPSHOT:
             # the picture as it looks now (keys pressed since the frame count), without the PAUSED line
-            path = save_snapshot(self._rerender(frame, status_line=False), self.config.output.snapshot_dir)
+            image = self._render(frame, result, self._cue_status(result), status_line=False)
+            path = save_snapshot(image, self.config.output.snapshot_dir)
             self.summary.snapshots.append(str(path))
             self.log(f"snapshot saved: {path}")
-        elif action in ("next_cue", "prev_cue") and self.player is not None and self.live:
-            (self.player.next if action == "next_cue" else self.player.previous)(frame.time_s)
+        elif action in (KeyAction.NEXT_CUE, KeyAction.PREVIOUS_CUE) and self.player is not None and self.live:
+            (self.player.next if action is KeyAction.NEXT_CUE else self.player.previous)(frame.time_s)
 
-    def _rerender(self, frame: Frame, status_line: bool = True) -> np.ndarray:
-        result = self._last_result
-        self._last_status = self._cue_status(result)  # a key (n, p, space) may have moved the cue
+    def _render(self, frame: Frame, result: FrameResult, status, status_line: bool = True) -> np.ndarray:
         view = self.view if status_line else replace(self.view, paused=False)
-        return render_main(frame.image, result, view, self.fps_meter.fps, self._last_status)
+        return render_main(frame.image, result, view, self.fps_meter.fps, status)
 
-    def _show(self, shown: np.ndarray) -> None:
+    def _show(self, shown: np.ndarray, result: FrameResult, status) -> None:
+        from acting_mirror.display import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW
         from acting_mirror.render.details import details_canvas
         from acting_mirror.render.graph import ThrottledGraph
 
         self.windows.show(MAIN_WINDOW, shown)
-        person = self._last_result.person(0) if self._last_result else None
+        person = result.person(0)
         if self.view.details:
-            targets = self._last_status.cue.targets if self._last_status is not None else ()
+            targets = status.cue.targets if status is not None else ()
             canvas = details_canvas(person.probabilities if person else None, self.pipeline.labels, targets)
             self.windows.show(DETAILS_WINDOW, canvas)
         else:
@@ -377,18 +471,20 @@ class MirrorApp:
                 self.video.close()  # always: an interrupted run still leaves a playable file
             except SinkError as error:  # the finished file lacks frames: say so, never count them
                 self.summary.error = self.summary.error or str(error)
-            self.summary.output = str(getattr(self.video, "path", "") or self.config.output.video)
-            self.summary.output_failed = getattr(self.video, "failure", None) is not None
+            self.summary.output = str(self.video.path or self.config.output.video)
+            self.summary.output_failed = self.video.failure is not None
             self.summary.output_frames = 0 if self.summary.output_failed else self.video.frames_written
         if self.timeline_file is not None:
             self.timeline_file.close()
         if self.progress is not None:
             self.progress.close()
         if self.windows is not None and self.graph is not None and self.view.graph:
+            from acting_mirror.display import GRAPH_WINDOW
+
             self.windows.show(GRAPH_WINDOW, self.graph.image(self._graph_data(), force=True))
         self.summary.person0_share = self.timeline.emotion_share(0)
         self.summary.person0_frames = self.timeline.face_frames(0)
-        self.summary.faces_seen = self.pipeline.tracker.tracks_started
+        self.summary.face_tracks = self.pipeline.tracker.tracks_started
         if self.config.output.report_dir:
             from acting_mirror.report import write_report
 
@@ -402,8 +498,9 @@ class MirrorApp:
     def report_inputs(self) -> tuple[float, list | None]:
         """The frame rate and the played cue spans the run's summary and report are built with."""
         fps = (self.summary.mean_fps or self.source.fps) if self.live else self.source.fps
-        # a camera actor moves through cues with space / n / p: score the cue times they really played
+        # a camera actor moves through cues with space / n / p: score the cue times they really played;
+        # a file's cues are its script times, so a rebuild with an edited script re-times them
         spans = None
-        if self.player is not None and self.timeline.frames:
+        if self.player is not None and self.live and self.timeline.frames:
             spans = self.player.played_spans(self.timeline.times[-1] + 1 / fps)
         return fps, spans

@@ -1,5 +1,7 @@
-"""`acting-mirror`: flags -> Config -> one run of the mirror. Exit codes: 0 done,
-1 failed while running, 2 bad input (one line on stderr, no traceback), 130 Ctrl-C."""
+"""`acting-mirror`: flags -> Config -> one run of the mirror; `acting-mirror report`.
+
+Exit codes: 0 done, 1 the run failed (a MirrorError or OSError: one line on stderr, no
+traceback), 2 bad usage, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -8,22 +10,34 @@ import signal
 import sys
 from pathlib import Path
 
+from acting_mirror.errors import MirrorError, UsageError
+
 PROG = "acting-mirror"
+USAGE = f"""{PROG} [--camera N | --video PATH | --youtube URL | --image PATH | --demo] [options]
+       {PROG} report DIR [--script YAML]"""
+EXIT_CODES = "exit codes: 0 done, 1 the run failed (a file or camera that cannot be opened, a write error), " \
+             "2 bad usage, 130 interrupted (Ctrl-C)"
 
 
-class UsageError(ValueError):
-    """Flags that do not fit together."""
+class Parser(argparse.ArgumentParser):
+    """argparse with every message under the one `acting-mirror:` prefix (also for `report`)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{PROG}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from acting_mirror import installed_version
+    from acting_mirror.display import KEY_HELP
 
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Rehearse in front of a camera and see, live, which emotion your face shows. "
-                    f"`{PROG} report DIR --script scene.yaml` rebuilds a report from a saved timeline.",
-        epilog="keys: q/Esc quit, space pause (or start the scene), d details, g graph, r rectangles, "
-               "s snapshot, n/p next/previous cue",
+    parser = Parser(
+        prog=PROG, usage=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Rehearse in front of a camera and see, live, which emotion your face shows.\n\n"
+                    "commands:\n"
+                    f"  {PROG} report DIR [--script YAML]   rebuild a report from DIR/timeline.csv, "
+                    "optionally scored against an (edited) acting script",
+        epilog=f"keys: {KEY_HELP}\n{EXIT_CODES}",
     )
     source = parser.add_argument_group("source (default: camera 0, or the demo clip when there is no camera)")
     exclusive = source.add_mutually_exclusive_group()
@@ -37,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     view = parser.add_argument_group("display")
     view.add_argument("--details", action="store_true", default=None, help="window with a bar per emotion")
     view.add_argument("--graph", action="store_true", default=None, help="polar chart of person 0 over time")
-    view.add_argument("--disable_rectangles", "--disable-rectangles", dest="no_rectangles", action="store_true",
+    view.add_argument("--disable-rectangles", dest="no_rectangles", action="store_true",
                       help="hide face boxes and labels")
+    view.add_argument("--disable_rectangles", dest="no_rectangles", action="store_true",
+                      help=argparse.SUPPRESS)  # the original app's spelling
     view.add_argument("--no-display", action="store_true", help="no windows; a file runs as fast as it can")
 
     model = parser.add_argument_group("model")
@@ -54,8 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
 
     parser.add_argument("--config", metavar="PATH",
-                        help="config file (default: ./config.yaml if present, else the project's config.yaml)")
+                        help="config file (default: ./config.yaml if present, else the package's config.yaml)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    return parser
+
+
+def build_report_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=f"{PROG} report", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Rebuild report.html, summary.json and the charts from a saved timeline.csv, optionally "
+                    "scoring it against an acting script. A video file's run is scored on the script's cue "
+                    "times (so edited times count); a camera run keeps the cue times the actor played.",
+        epilog=EXIT_CODES)
+    parser.add_argument("directory", metavar="DIR", help="a report directory holding timeline.csv")
+    parser.add_argument("--script", metavar="YAML", help="acting script to score the rehearsal against")
     return parser
 
 
@@ -68,10 +96,14 @@ def default_config_path() -> Path | None:
     return None
 
 
-def make_config(args):
+def make_config(args, log=None):
     from acting_mirror.config import load_config
+    from acting_mirror.paths import package_root
 
-    config = load_config(args.config if args.config else default_config_path())
+    path = Path(args.config) if args.config else default_config_path()
+    config = load_config(path)
+    if log is not None and path is not None and path.resolve() != (package_root() / "config.yaml").resolve():
+        log(f"settings from {path}")  # a ./config.yaml is picked up without being named: say so
     if args.max_frames is not None and args.max_frames < 0:
         raise UsageError("--max-frames must be >= 0")
     if args.tflite and args.backend == "keras":
@@ -142,13 +174,17 @@ def run(args) -> int:
     from functools import partial
 
     from acting_mirror.api import analyze
-    from acting_mirror.sinks import display_available
+    from acting_mirror.app import StopReason
+    from acting_mirror.display import display_available
 
-    config = make_config(args)
+    config = make_config(args, _log)
     _refuse_overwriting_inputs(args, config)
     if config.display.show and not display_available():
         _log("no display found: running without windows (--no-display)")
         config = config.override(display={"show": False})
+    if not config.display.show and (args.details or args.graph):
+        given = " and ".join(flag for flag, on in (("--details", args.details), ("--graph", args.graph)) if on)
+        _log(f"{given} {'have' if ' and ' in given else 'has'} no effect without windows")
     show = config.display.show
     # the source opens after the model has loaded, so a bad --model fails before a download
     analysis = analyze(partial(open_source, args, config, _log), script=args.script, config=config,
@@ -162,7 +198,7 @@ def run(args) -> int:
     if analysis.run.error:
         _log(f"error: {analysis.run.error}")
         return 1
-    return 130 if analysis.run.stopped_by.startswith("interrupt") else 0
+    return 130 if analysis.run.stopped_by is StopReason.INTERRUPT else 0
 
 
 def _refuse_overwriting_inputs(args, config) -> None:
@@ -196,19 +232,18 @@ def _print_image(analysis) -> None:
         print(f"report: {analysis.run.report}")
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input: reported as one line, exit 2."""
-    from acting_mirror.config import ConfigError
-    from acting_mirror.detect import DetectorError
-    from acting_mirror.model import ModelError
-    from acting_mirror.report import ReportError
-    from acting_mirror.script import ScriptError
-    from acting_mirror.sinks import SinkError
-    from acting_mirror.sources import SourceError
-    from acting_mirror.timeline import TimelineError
+def report(argv: list[str]) -> int:
+    """`acting-mirror report DIR [--script YAML]`."""
+    from acting_mirror.report import rebuild_report, score_line
 
-    return (ConfigError, DetectorError, ModelError, ReportError, ScriptError, SinkError, SourceError,
-            TimelineError, UsageError)
+    args = build_report_parser().parse_args(argv)
+    paths = rebuild_report(args.directory, args.script, log=_log)
+    line = score_line(paths["summary"])
+    if line:
+        print(line)
+    for key in ("html", "summary", "over_time_png", "polar_png"):
+        print(f"{key}: {paths[key]}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,20 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     from acting_mirror.quiet import quiet_libraries
 
     quiet_libraries()
-    if argv and argv[0] == "report":
-        from acting_mirror.report import report_main
-
-        return report_main(argv[1:])
-    args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # finish the video on `kill` too
     try:
-        return run(args)
+        if argv and argv[0] == "report":
+            return report(argv[1:])
+        return run(build_parser().parse_args(argv))
     except KeyboardInterrupt:
         _log("interrupted")
         return 130
-    except _user_errors() as error:
+    except MirrorError as error:
         _log_error(error)
-        return 2
+        return error.exit_code
     except OSError as error:
         from acting_mirror.sinks import describe_os_error
 

@@ -5,15 +5,16 @@ Unknown keys and bad values raise ConfigError naming the key (`detector.scale_fa
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from acting_mirror.errors import MirrorError
+
 MAX_SHOWN_VALUE = 60  # characters of a bad value echoed back in an error
 
 
-class ConfigError(ValueError):
+class ConfigError(MirrorError, ValueError):
     """A malformed configuration; the message names the key."""
 
 
@@ -60,11 +61,16 @@ class TrackingConfig:
     iou_threshold: float = 0.3     # a face continues a track when boxes overlap at least this much
     max_missed_frames: int = bounded(30, 0, 10_000_000)  # a track survives this many frames without its face
     smoothing_frames: int = bounded(5, 1, 10_000)  # probabilities are averaged over this many recent frames
+    main_size_ratio: float = bounded(1.5, 1.0, 100.0)  # another face this many times person 0's area is
+    main_switch_s: float = bounded(2.0, 0.0, 3600.0)   # "clearly larger", and becomes person 0 after this long
 
-    def validate(self) -> None:
+    def validate(self) -> TrackingConfig:
         _check(0.0 < self.iou_threshold < 1.0, "tracking.iou_threshold", "must be between 0 and 1")
         _check(self.max_missed_frames >= 0, "tracking.max_missed_frames", "must be >= 0")
         _check(self.smoothing_frames >= 1, "tracking.smoothing_frames", "must be >= 1")
+        _check(self.main_size_ratio >= 1.0, "tracking.main_size_ratio", "must be >= 1")
+        _check(self.main_switch_s >= 0, "tracking.main_switch_s", "must be >= 0 seconds")
+        return self
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,3 @@ def load_config(path: str | Path | None) -> Config:
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
-
-def as_dict(config: Config) -> dict:
-    return dataclasses.asdict(config)

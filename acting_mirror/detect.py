@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.config import DetectorConfig
+from acting_mirror.errors import MirrorError
 from acting_mirror.types import Box
 
 
-class DetectorError(RuntimeError):
+class DetectorError(MirrorError, RuntimeError):
     """The cascade file cannot be found or loaded."""
 
 

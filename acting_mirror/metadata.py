@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.views import View, views_from_json
 
 
-class MetadataError(ValueError):
+class MetadataError(MirrorError, ValueError):
     """A model's metadata file is missing or malformed."""
 
 

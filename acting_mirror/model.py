@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.metadata import MetadataError, ModelMetadata
 from acting_mirror.paths import package_root
 from acting_mirror.quiet import native_stderr_silenced
@@ -21,7 +22,7 @@ from acting_mirror.views import View, average_views, render_views
 BACKENDS = ("tflite", "keras")
 
 
-class ModelError(RuntimeError):
+class ModelError(MirrorError, RuntimeError):
     """A model that cannot be found, read or run; the message names the file."""
 
 

@@ -1,37 +1,37 @@
 """The rehearsal report: timeline.csv, summary.json, report.html and the charts as PNG.
 
 `write_report` runs at the end of any run; `rebuild_report` (and the
-`acting-mirror report DIR` command, `report_main`) makes it again from a saved
-timeline.csv, optionally with a (new or edited) script, without the video.
+`acting-mirror report DIR` command) makes it again from a saved timeline.csv,
+optionally with a (new or edited) script, without the video.
 
 Scoring, per cue, over the frames whose time lies in the cue (start <= t < end):
 on_target_fraction is the share of those frames where person 0's shown label is
 one of the cue's targets (no face counts as off-target); no_face_fraction is the
 share without person 0; mean_target_probability is the mean, over the frames
 with a face, of the summed probability of the target emotions. The overall
-score is the frame-weighted mean of on_target_fraction, as 0-100.
+score is the frame-weighted mean of on_target_fraction, as 0-100: the share of
+all frames inside the cues reached in which person 0 showed a target emotion.
+played_fraction is how much of a cue's scripted length the recording covered
+(0: not reached; below 1: partly played, e.g. the clip ended inside it).
 
-The charts are drawn here with matplotlib's Agg canvas (no pyplot, no window)
-and returned as BGR arrays like every other renderer; the report encodes them
-to PNG and embeds them in the HTML as base64.
+The charts come from render/graph.py as BGR arrays; the report encodes them to
+PNG and embeds them in the HTML as base64.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import json
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from acting_mirror.quiet import report_error
-from acting_mirror.script import Script, ScriptError, load_script
-from acting_mirror.timeline import Timeline, TimelineError
+from acting_mirror.errors import MirrorError
+from acting_mirror.script import Script, load_script
+from acting_mirror.timeline import Timeline
 
 TIMELINE_FILE = "timeline.csv"
 SUMMARY_FILE = "summary.json"
@@ -40,34 +40,26 @@ OVER_TIME_FILE = "emotion_over_time.png"
 POLAR_FILE = "emotion_polar.png"
 OUTPUT_FILES = (TIMELINE_FILE, SUMMARY_FILE, HTML_FILE, OVER_TIME_FILE, POLAR_FILE)
 WORK_ON_COUNT = 3
-MAX_CHART_POINTS = 600  # longer runs are averaged into this many points per line
-MAX_NUMBERED_SPANS = 60  # more cues than this on the chart are shaded but not numbered (unreadable anyway)
-DEFAULT_FPS = 30.0  # only when a one-frame timeline gives no other clue
-
-# Colours per display name (the FER-2013 set); other label sets fall back to a cycle.
-EMOTION_COLOURS = {
-    "angry": "#d62728", "disgust": "#6b8e23", "scared": "#8c564b", "fear": "#8c564b",
-    "happy": "#e6b400", "sad": "#1f77b4", "surprised": "#ff7f0e", "surprise": "#ff7f0e",
-    "neutral": "#7f7f7f",
-}
-FALLBACK_COLOURS = ("#9467bd", "#17becf", "#e377c2", "#bcbd22", "#2ca02c", "#393b79")
-NO_FACE_COLOUR = "#d9d9d9"
+FULLY_PLAYED = 0.995  # a cue covered this much counts as played in full (frame times are discrete)
 
 CueSpans = Sequence[Sequence[tuple[float, float]]]
 
 
-class ReportError(ValueError):
+class ReportError(MirrorError, ValueError):
     """A report that cannot be built from what is on disk; the message names the path."""
 
 
 # -- scoring -------------------------------------------------------------------
-def score_cues(timeline: Timeline, script: Script, cue_spans: CueSpans | None = None) -> list[dict]:
+def score_cues(timeline: Timeline, script: Script, cue_spans: CueSpans | None = None, fps: float = 0.0) -> list[dict]:
     """Per-cue scores for person 0. `cue_spans` gives, per cue, the (start, end) intervals
     in timeline time during which it was played (a camera's CuePlayer.played_spans);
-    by default the script's own times. A cue with no frames has None scores."""
+    by default the script's own times. A cue with no frames has None scores. `fps`
+    (default: from the frame times) tells how long the last frame lasts."""
     if cue_spans is not None and len(cue_spans) != len(script.cues):
         raise ValueError(f"cue_spans has {len(cue_spans)} entries for {len(script.cues)} cues")
     times, probabilities, shown = timeline.person_series(0)
+    period = 1.0 / (fps if fps > 0 else fps_from_times(times))
+    recorded = (float(times[0]), float(times[-1]) + period) if len(times) else (0.0, 0.0)
     label_index = {label: i for i, label in enumerate(timeline.labels)}
     seen = ~np.isnan(probabilities).any(axis=1)
     scores = []
@@ -82,6 +74,7 @@ def score_cues(timeline: Timeline, script: Script, cue_spans: CueSpans | None = 
         target_columns = [label_index[t] for t in cue.targets if t in label_index]
         target_probability = probabilities[face][:, target_columns].sum(axis=1) if face.any() else None
         most = Counter(shown[i] for i in np.flatnonzero(face)).most_common(1)
+        covered = sum(max(0.0, min(end, recorded[1]) - max(start, recorded[0])) for start, end in spans)
         scores.append({
             "number": number,
             "start": cue.start,
@@ -95,6 +88,7 @@ def score_cues(timeline: Timeline, script: Script, cue_spans: CueSpans | None = 
             "mean_target_probability": float(target_probability.mean()) if target_probability is not None else None,
             "shown_most": most[0][0] if most else None,
             "played": [[float(start), float(end)] for start, end in spans],
+            "played_fraction": min(1.0, covered / cue.duration) if frames else 0.0,
         })
     return scores
 
@@ -117,19 +111,24 @@ def work_on(cue_scores: Sequence[Mapping], count: int = WORK_ON_COUNT) -> list[M
 
 def build_summary(timeline: Timeline, fps: float, script: Script | None = None,
                   cue_spans: CueSpans | None = None) -> dict:
-    """Everything summary.json holds."""
+    """Everything summary.json holds. `cue_times` says where the cue times came from:
+    "played" (a camera run: the actor's space / n / p) or "script"."""
     summary = timeline.summary(fps)
     if script is not None:
-        cues = score_cues(timeline, script, cue_spans)
+        cues = score_cues(timeline, script, cue_spans, fps)
         score = overall_score(cues)
         summary["title"] = script.title
+        summary["cue_times"] = "played" if cue_spans is not None else "script"
         summary["cues"] = [_rounded(cue) for cue in cues]
         summary["score"] = None if score is None else round(score, 4)
+        summary["scored_frames"] = sum(cue["frames"] for cue in cues)
+        summary["on_target_frames"] = sum(round(cue["on_target_fraction"] * cue["frames"]) for cue in cues
+                                          if cue["frames"])
     return summary
 
 
 def _rounded(cue: dict) -> dict:
-    keys = ("on_target_fraction", "no_face_fraction", "mean_target_probability")
+    keys = ("on_target_fraction", "no_face_fraction", "mean_target_probability", "played_fraction")
     return {key: (round(value, 6) if key in keys and value is not None else value) for key, value in cue.items()}
 
 
@@ -152,8 +151,9 @@ def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
     """Read DIR/timeline.csv and write summary.json, report.html and the charts again.
     The frame rate comes from an existing summary.json, else from the frame times.
     A camera run's played cue times are reused from summary.json when the script has
-    as many cues; otherwise the script's own times are used. A timeline cut off by a
-    crash is reported through `log` (its partial last frame is left out)."""
+    as many cues; a file run (and anything else) is scored on the script's own times,
+    so edited cue times count. A timeline cut off by a crash is reported through `log`
+    (its partial last frame is left out)."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ReportError(f"{directory} is a file, not a report directory (give the folder holding timeline.csv)")
@@ -189,7 +189,10 @@ def remove_stale_report(directory: str | Path) -> None:
 
 
 def fps_from_times(times: np.ndarray) -> float:
-    """Frame rate from the median gap between distinct frame times."""
+    """Frame rate from the median gap between distinct frame times (a one-frame timeline:
+    the usual default)."""
+    from acting_mirror.sources import DEFAULT_FPS
+
     gaps = np.diff(np.unique(np.asarray(times, float)))
     gaps = gaps[gaps > 0]
     return float(1.0 / np.median(gaps)) if len(gaps) else DEFAULT_FPS
@@ -213,8 +216,10 @@ def _read_previous_summary(path: Path) -> dict:
 
 
 def _previous_spans(previous: dict, script: Script) -> list[list[tuple[float, float]]] | None:
+    """A camera run's played cue times from summary.json; None for a file run."""
     cues = previous.get("cues")
-    if not isinstance(cues, list) or len(cues) != len(script.cues):
+    if previous.get("cue_times", "played") != "played" or not isinstance(cues, list) \
+            or len(cues) != len(script.cues):
         return None
     spans = []
     for cue in cues:
@@ -223,12 +228,17 @@ def _previous_spans(previous: dict, script: Script) -> list[list[tuple[float, fl
             spans.append([(float(start), float(end)) for start, end in played])
         except (TypeError, ValueError):
             return None
+    if "cue_times" not in previous and all(  # older summaries: a file run played every cue at its script times
+            span == [(float(cue.get("start")), float(cue.get("end")))] for span, cue in zip(spans, cues, strict=True)):
+        return None
     return spans
 
 
 def _write_analysis(directory: Path, timeline: Timeline, fps: float, script: Script | None,
                     cue_spans: CueSpans | None) -> dict[str, Path]:
     import cv2
+
+    from acting_mirror.render.graph import emotion_distribution_chart, emotion_over_time_chart
 
     summary = build_summary(timeline, fps, script, cue_spans)
     paths = {"summary": directory / SUMMARY_FILE, "html": directory / HTML_FILE,
@@ -237,9 +247,10 @@ def _write_analysis(directory: Path, timeline: Timeline, fps: float, script: Scr
 
     times, probabilities, shown = timeline.person_series(0)
     over_time = emotion_over_time_chart(times, probabilities, shown, timeline.labels, fps=fps,
-                                        shaded_spans=_cue_shading(summary.get("cues", ())))
+                                        cue_spans=_cue_shading(summary.get("cues", ())))
     seen = probabilities[~np.isnan(probabilities).any(axis=1)]
-    polar = emotion_polar_chart(summary["emotion_share"], seen.mean(axis=0) if len(seen) else None, timeline.labels)
+    polar = emotion_distribution_chart(summary["emotion_share"], seen.mean(axis=0) if len(seen) else None,
+                                       timeline.labels)
     pngs = {}
     for key, image in (("over_time_png", over_time), ("polar_png", polar)):
         ok, encoded = cv2.imencode(".png", image)
@@ -260,147 +271,6 @@ def _cue_shading(cues: Sequence[Mapping]) -> list[tuple[float, float, str, str]]
     return shading
 
 
-# -- charts --------------------------------------------------------------------
-def emotion_colours(labels: Sequence[str]) -> list[str]:
-    fallback = iter(FALLBACK_COLOURS * (len(labels) // len(FALLBACK_COLOURS) + 1))
-    return [EMOTION_COLOURS.get(label.lower()) or next(fallback) for label in labels]
-
-
-def _figure(size: tuple[int, int], dpi: int = 100):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi, facecolor="white")
-    return figure, FigureCanvasAgg(figure)
-
-
-def _to_bgr(canvas) -> np.ndarray:
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    return np.ascontiguousarray(rgba[:, :, 2::-1])
-
-
-def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, shown: Sequence[str | None],
-                            labels: Sequence[str], size: tuple[int, int] = (960, 380), fps: float = 0.0,
-                            shaded_spans: Sequence[tuple[float, float, str, str]] = ()) -> np.ndarray:
-    """Person 0's probabilities over time (gaps where no face) above a strip of the shown
-    label; `shaded_spans` are (start_s, end_s, colour, text) bands, e.g. the cues. BGR."""
-    from matplotlib.patches import Patch
-
-    times = np.asarray(times, float)
-    probabilities = np.asarray(probabilities, float)
-    colours = emotion_colours(labels)
-    figure, canvas = _figure(size)
-    grid = figure.add_gridspec(2, 1, height_ratios=(9, 1), hspace=0.08, left=0.06, right=0.84, top=0.9, bottom=0.14)
-    lines_axes = figure.add_subplot(grid[0])
-    strip_axes = figure.add_subplot(grid[1], sharex=lines_axes)
-
-    period = 1.0 / fps if fps > 0 else (float(np.median(np.diff(times))) if len(times) > 1 else 1.0)
-    left = float(times[0]) if len(times) else 0.0
-    right = float(times[-1]) + period if len(times) else 1.0
-    shade_spans(lines_axes, strip_axes, shaded_spans, left, right)
-    line_times, line_values = _binned(times, probabilities, MAX_CHART_POINTS)
-    for column, (label, colour) in enumerate(zip(labels, colours, strict=True)):
-        lines_axes.plot(line_times, line_values[:, column], color=colour, linewidth=1.4, label=label)
-    lines_axes.set_ylim(0, 1)
-    lines_axes.set_xlim(left, right)
-    lines_axes.set_ylabel("probability")
-    lines_axes.grid(alpha=0.25)
-    lines_axes.tick_params(labelbottom=False)
-    lines_axes.set_title("Emotions of person 0 over time", loc="left", fontsize=11, pad=18)
-
-    # the strip: the label shown on screen, run by run
-    colour_of = dict(zip(labels, colours, strict=True))
-    ends = np.append(times[1:], times[-1] + period) if len(times) else times
-    runs: dict[str | None, list[tuple[float, float]]] = {}  # one bar collection per label: fast for long runs
-    run_start = 0
-    for i in range(1, len(times) + 1):
-        if i == len(times) or shown[i] != shown[run_start]:
-            runs.setdefault(shown[run_start], []).append((times[run_start], ends[i - 1] - times[run_start]))
-            run_start = i
-    for label, bars in runs.items():
-        strip_axes.broken_barh(bars, (0, 1), facecolors=colour_of.get(label, NO_FACE_COLOUR), linewidth=0)
-    strip_axes.set_ylim(0, 1)
-    strip_axes.set_yticks([])
-    strip_axes.set_ylabel("shown", rotation=0, ha="right", va="center", fontsize=9)
-    strip_axes.set_xlabel("time (s)")
-
-    handles = [Patch(color=colour, label=label) for label, colour in zip(labels, colours, strict=True)]
-    handles.append(Patch(color=NO_FACE_COLOUR, label="no face"))
-    figure.legend(handles=handles, loc="center left", bbox_to_anchor=(0.85, 0.55), frameon=False, fontsize=9)
-    return _to_bgr(canvas)
-
-
-def shade_spans(lines_axes, strip_axes, spans: Sequence[tuple[float, float, str, str]], left: float,
-                right: float) -> None:
-    """Shade (start, end, colour, text) spans on both axes with a start line each, and number
-    them when there are few enough to read. One collection per colour, so the drawing cost
-    stays flat however many cues a script has (10,000 cues drew for minutes one by one)."""
-    by_colour: dict[str, list[tuple[float, float]]] = {}
-    for start, end, colour, _ in spans:
-        by_colour.setdefault(colour, []).append((start, max(0.0, end - start)))
-    for colour, bars in by_colour.items():
-        for axes in (lines_axes, strip_axes):
-            axes.broken_barh(bars, (0, 1), transform=axes.get_xaxis_transform(), facecolors=colour, alpha=0.13,
-                             linewidth=0)
-        lines_axes.vlines([start for start, _ in bars], 0, 1, transform=lines_axes.get_xaxis_transform(),
-                          colors=colour, alpha=0.6, linewidth=0.8)
-    visible = [span for span in spans if span[1] > left and span[0] < right]
-    if len(visible) <= MAX_NUMBERED_SPANS:
-        for start, end, _, text in visible:
-            lines_axes.text((max(start, left) + min(end, right)) / 2, 1.02, text, ha="center", va="bottom",
-                            fontsize=9, color="#333333", transform=lines_axes.get_xaxis_transform())
-
-
-def _binned(times: np.ndarray, values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Average a long series into at most `points` bins, so a long rehearsal reads as a
-    trend rather than noise; a bin with no face stays NaN (a gap in the line)."""
-    if len(times) <= points:
-        return times, values.reshape(len(times), -1)
-    size = -(-len(times) // points)
-    padded = -len(times) % size
-    present = ~np.isnan(values)
-    sums = np.pad(np.where(present, values, 0.0), ((0, padded), (0, 0))).reshape(-1, size, values.shape[1]).sum(1)
-    counts = np.pad(present, ((0, padded), (0, 0))).reshape(-1, size, values.shape[1]).sum(1)
-    means = np.full(sums.shape, np.nan)
-    np.divide(sums, counts, out=means, where=counts > 0)
-    bin_times = np.pad(times, (0, padded), mode="edge").reshape(-1, size).mean(1)
-    return bin_times, means
-
-
-def emotion_polar_chart(share: Mapping[str, float], mean_probabilities: np.ndarray | None, labels: Sequence[str],
-                        size: tuple[int, int] = (460, 460)) -> np.ndarray:
-    """Polar distribution for person 0: bars for the share of face frames per shown
-    emotion, a dashed outline for the mean probability. BGR."""
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
-
-    figure, canvas = _figure(size)
-    axes = figure.add_subplot(projection="polar")
-    angles = np.linspace(0, 2 * np.pi, len(labels), endpoint=False)
-    values = np.array([share.get(label, 0.0) for label in labels])
-    axes.bar(angles, values, width=2 * np.pi / len(labels) * 0.8, color=emotion_colours(labels), alpha=0.85,
-             edgecolor="white")
-    handles = [Line2D([], [], color="#555555", linewidth=8, alpha=0.6, label="share of face frames")]
-    if mean_probabilities is not None:
-        closed = np.append(angles, angles[0])
-        axes.plot(closed, np.append(mean_probabilities, mean_probabilities[0]), color="#222222", linestyle="--",
-                  linewidth=1.2)
-        handles.append(Line2D([], [], color="#222222", linestyle="--", label="mean probability"))
-    top = max(0.1, float(values.max()) if len(values) else 0.0,
-              float(np.max(mean_probabilities)) if mean_probabilities is not None else 0.0)
-    axes.set_ylim(0, min(1.0, top * 1.1))
-    axes.set_xticks(angles, labels)
-    axes.yaxis.set_major_locator(MaxNLocator(4))
-    axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    axes.set_rlabel_position(180 / len(labels))  # between the first two bars
-    axes.tick_params(axis="y", labelsize=8, labelcolor="#555555")
-    axes.set_title("Emotion distribution, person 0", fontsize=11, pad=14)
-    figure.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=9)
-    figure.subplots_adjust(bottom=0.12, top=0.86)
-    return _to_bgr(canvas)
-
-
 # -- HTML ----------------------------------------------------------------------
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222; background: #fafafa;
@@ -411,8 +281,10 @@ h1 { margin-bottom: 0.1em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #d
          color: white; margin: 0.4em 0; }
 table { border-collapse: collapse; width: 100%; background: white; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; } td.num { text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; } .num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .line { font-style: italic; }
+.partial { color: #b35900; } .unplayed { color: #888; }
+table.share { width: auto; } table.share td.barcell { width: 130px; }
 .bar { display: inline-block; height: 0.8em; border-radius: 2px; vertical-align: middle; }
 ol.work li { margin-bottom: 0.5em; }
 img { max-width: 100%; background: white; border: 1px solid #e5e5e5; }
@@ -433,54 +305,95 @@ def render_html(summary: Mapping, over_time_png: bytes, polar_png: bytes) -> str
              f'{summary["face_frames"]} frames ({_percent(_safe_ratio(summary["face_frames"], summary["frames"]))}).'
              "</p>"]
     if cues is not None:
-        score = summary.get("score")
-        parts.append(f'<div class="score" style="background:{_score_colour(score)}">'
-                     f'{"–" if score is None else f"{score:.0f}"}<small>/100</small></div>')
-        parts.append('<p class="meta">The score is the share of the scripted frames in which your face showed '
-                     "a target emotion (frames with no face count as misses).</p>")
-        parts.append("<h2>Work on</h2>")
-        worst = work_on(cues)
-        if worst:
-            parts.append('<ol class="work">')
-            for cue in worst:
-                shown = f"mostly {e(cue['shown_most'])}" if cue["shown_most"] else "no face seen"
-                no_face = (f", no face {_percent(cue['no_face_fraction'])} of the time"
-                           if cue["no_face_fraction"] else "")
-                parts.append(f'<li>Cue {cue["number"]} ({_clock(cue["start"])}): '
-                             f'<span class="line">"{e(cue["line"])}"</span> - aim for '
-                             f"<b>{e(' or '.join(cue['target']))}</b>; on target "
-                             f"{_percent(cue['on_target_fraction'])}, you showed {shown}{no_face}.</li>")
-            parts.append("</ol>")
-        elif any(cue["frames"] for cue in cues):
-            parts.append("<p>Nothing: every cue was on target all the way through.</p>")
-        else:
-            parts.append("<p>No cue was reached in this recording.</p>")
+        parts += _score_html(summary, cues)
+        parts += _work_on_html(cues)
         parts.append("<h2>Cues</h2>")
-        parts.append("<table><tr><th>#</th><th>time</th><th>line</th><th>target</th><th>on target</th>"
-                     "<th>no face</th><th>mean target probability</th><th>mostly shown</th></tr>")
+        parts.append("<table><tr><th>#</th><th>time</th><th>line</th><th>target</th><th>played</th>"
+                     "<th>on target</th><th>no face</th><th>mean target probability</th><th>mostly shown</th></tr>")
         for cue in cues:
+            reached = bool(cue["frames"])
             parts.append(f'<tr><td class="num">{cue["number"]}</td>'
                          f'<td class="num">{_clock(cue["start"])}-{_clock(cue["end"])}</td>'
                          f'<td class="line">{e(cue["line"])}</td><td>{e(", ".join(cue["target"]))}</td>'
-                         f'<td class="num">{_percent(cue["on_target_fraction"])}</td>'
-                         f'<td class="num">{_percent(cue["no_face_fraction"])}</td>'
-                         f'<td class="num">{_percent(cue["mean_target_probability"])}</td>'
-                         f'<td>{e(cue["shown_most"] or "-")}</td></tr>')
+                         f'<td class="num">{_played_html(cue)}</td>'
+                         f'<td class="num">{_percent(cue["on_target_fraction"]) if reached else ""}</td>'
+                         f'<td class="num">{_percent(cue["no_face_fraction"]) if reached else ""}</td>'
+                         f'<td class="num">{_percent(cue["mean_target_probability"]) if reached else ""}</td>'
+                         f'<td>{e(cue["shown_most"] or ("no face" if reached else ""))}</td></tr>')
         parts.append("</table>")
-    shading = " (the cues are shaded and numbered; the colour says how well each went)" if cues else ""
-    parts.append(f"<h2>Over time</h2><p class=\"meta\">Probabilities of each emotion for person 0, and the label "
-                 f"shown on screen in the strip below{shading}.</p>")
+    shading = (" The numbered band above it marks the cues, coloured by how well each went (green: 70% or more "
+               "on target, orange: 40-70%, red: less).") if cues else ""
+    parts.append(f'<h2>Over time</h2><p class="meta">Person 0\'s emotions, one lane each, filled up to its '
+                 f"probability on the lane's own 0-100% scale (gaps: no face). The strip below shows the label "
+                 f"shown on screen.{shading}</p>")
     parts.append(_image(over_time_png, "Emotion probabilities of person 0 over time"))
     parts.append('<h2>Distribution</h2><div class="charts">')
     parts.append(_image(polar_png, "Polar chart of person 0's emotion distribution"))
-    parts.append("<table style=\"width:auto\"><tr><th>emotion</th><th>share of face frames</th></tr>")
-    colours = dict(zip(summary["emotion_share"], emotion_colours(list(summary["emotion_share"])), strict=True))
+    parts.append('<table class="share"><tr><th>emotion</th><th class="num">share of face frames</th><th></th></tr>')
+    from acting_mirror.render.graph import emotion_colours
+
+    labels = list(summary["emotion_share"])
+    colours = dict(zip(labels, emotion_colours(labels), strict=True))
     for label, share in sorted(summary["emotion_share"].items(), key=lambda item: item[1], reverse=True):
-        parts.append(f'<tr><td>{e(label)}</td><td class="num">{_percent(share)} '
+        parts.append(f'<tr><td>{e(label)}</td><td class="num">{_percent(share)}</td><td class="barcell">'
                      f'<span class="bar" style="width:{share * 120:.0f}px;background:{colours[label]}"></span>'
                      "</td></tr>")
     parts.append("</table></div></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _score_html(summary: Mapping, cues: Sequence[Mapping]) -> list[str]:
+    score = summary.get("score")
+    reached = [cue for cue in cues if cue["frames"]]
+    scored = sum(cue["frames"] for cue in reached)
+    on_target = summary.get("on_target_frames")
+    if on_target is None:  # a summary.json from before the count was stored
+        on_target = sum(round(cue["on_target_fraction"] * cue["frames"]) for cue in reached)
+    left_out = len(cues) - len(reached)
+    partly = sum(1 for cue in reached if cue.get("played_fraction", 1.0) < FULLY_PLAYED)
+    notes = []
+    if partly:
+        notes.append(f"{partly} partly played cue{'s count' if partly > 1 else ' counts'} only the frames played")
+    if left_out:
+        notes.append(f"{left_out} cue{'s' if left_out > 1 else ''} not reached {'are' if left_out > 1 else 'is'} "
+                     "left out")
+    return [f'<div class="score" style="background:{_score_colour(score)}">'
+            f'{"–" if score is None else f"{score:.0f}"}<small>/100</small></div>',
+            f'<p class="meta">The score is the share of the frames inside the script\'s cues in which person 0 '
+            f"showed a target emotion: {on_target} of {scored} frames, over {len(reached)} of {len(cues)} cues. "
+            "Frames with no face count as misses" + "".join(f"; {note}" for note in notes) + ".</p>"]
+
+
+def _work_on_html(cues: Sequence[Mapping]) -> list[str]:
+    e = html.escape
+    parts = ["<h2>Work on</h2>"]
+    worst = work_on(cues)
+    if worst:
+        parts.append('<ol class="work">')
+        for cue in worst:
+            shown = f"mostly {e(cue['shown_most'])}" if cue["shown_most"] else "no face seen"
+            no_face = f", no face {_percent(cue['no_face_fraction'])} of the time" if cue["no_face_fraction"] else ""
+            played = cue.get("played_fraction", 1.0)
+            partly = f" (played {_percent(played)} of it)" if played < FULLY_PLAYED else ""
+            parts.append(f'<li>Cue {cue["number"]} ({_clock(cue["start"])}): '
+                         f'<span class="line">"{e(cue["line"])}"</span> - aim for '
+                         f"<b>{e(' or '.join(cue['target']))}</b>; on target "
+                         f"{_percent(cue['on_target_fraction'])}{partly}, you showed {shown}{no_face}.</li>")
+        parts.append("</ol>")
+    elif any(cue["frames"] for cue in cues):
+        parts.append("<p>Nothing: every cue reached was on target all the way through.</p>")
+    else:
+        parts.append("<p>No cue was reached in this recording.</p>")
+    return parts
+
+
+def _played_html(cue: Mapping) -> str:
+    played = cue.get("played_fraction", 1.0 if cue["frames"] else 0.0)
+    if not cue["frames"]:
+        return '<span class="unplayed">not reached</span>'
+    if played < FULLY_PLAYED:
+        return f'<span class="partial">played {_percent(played)}</span>'
+    return "in full"
 
 
 def _image(png: bytes, alt: str) -> str:
@@ -502,36 +415,15 @@ def _safe_ratio(part: float, whole: float) -> float | None:
 
 
 def _clock(seconds: float) -> str:
-    minutes, secs = divmod(float(seconds), 60)
-    return f"{int(minutes)}:{secs:04.1f}"
+    """m:ss.s; rounded to tenths first, so 59.96 s is 1:00.0, not 0:60.0."""
+    tenths = round(float(seconds) * 10)
+    minutes, tenths = divmod(tenths, 600)
+    return f"{minutes}:{tenths / 10:04.1f}"
 
 
-# -- command -------------------------------------------------------------------
-def report_main(argv: list[str]) -> int:
-    """`acting-mirror report DIR [--script scene.yaml]`: rebuild a report from DIR/timeline.csv."""
-    parser = argparse.ArgumentParser(
-        prog="acting-mirror report",
-        description="Rebuild report.html, summary.json and the charts from a saved timeline.csv, "
-                    "optionally scoring it against an acting script.")
-    parser.add_argument("directory", metavar="DIR", help="a report directory holding timeline.csv")
-    parser.add_argument("--script", metavar="YAML", help="acting script to score the rehearsal against")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    try:
-        paths = rebuild_report(args.directory, args.script, log=lambda line: print(line, file=sys.stderr))
-    except (ReportError, TimelineError, ScriptError) as error:
-        report_error("error: ", error)
-        return 2
-    except OSError as error:
-        from acting_mirror.sinks import describe_os_error
-
-        report_error("error: ", error, describe_os_error(error))
-        return 1
-    summary = json.loads(paths["summary"].read_text())
-    if summary.get("score") is not None:
-        print(f"score: {summary['score']:.0f}/100 over {len(summary['cues'])} cues")
-    for key in ("html", "summary", "over_time_png", "polar_png"):
-        print(f"{key}: {paths[key]}")
-    return 0
+def score_line(summary_path: Path) -> str | None:
+    """"score: 60/100 over 4 cues" from a summary.json (None without a script)."""
+    summary = json.loads(Path(summary_path).read_text())
+    if summary.get("score") is None:
+        return None
+    return f"score: {summary['score']:.0f}/100 over {len(summary['cues'])} cues"

@@ -24,13 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.types import Face
 
 CUE_KEYS = ("start", "end", "line", "emotion")
 SCRIPT_KEYS = ("title", "cues")
 
 
-class ScriptError(ValueError):
+class ScriptError(MirrorError, ValueError):
     """A script file that cannot be used; the message names the file and the cue."""
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.quiet import debugging, native_stderr_silenced
 from acting_mirror.types import Frame
 
@@ -47,7 +48,7 @@ RTSP_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls"
 FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 
-class SourceError(RuntimeError):
+class SourceError(MirrorError, RuntimeError):
     """An input that cannot be opened or read; the message is one line naming it."""
 
 

@@ -6,10 +6,13 @@ numpy buffer so the live chart can read them every frame without re-stacking.
 
 CSV layout (`write_csv` / `read_csv`), one row per frame and tracked face:
 
-    frame,time_s,person,x,y,w,h,<one column per label, model order>,label
+    frame,time_s,person,track,x,y,w,h,<one column per label, model order>,label
 
+`person` is the person number (0: the main face), `track` the tracker's number for
+the face (see track.py): when person 0 moves to another face, its track changes.
 A frame where person 0 was not seen still has a person-0 row, with everything
 after `person` empty, so filtering on person 0 gives every frame of the run.
+Files written before the track column existed are read too.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.types import Box, Face, FrameResult
 
-LEADING_COLUMNS = ("frame", "time_s", "person", "x", "y", "w", "h")
+LEADING_COLUMNS = ("frame", "time_s", "person", "track", "x", "y", "w", "h")
+UNTRACKED_COLUMNS = ("frame", "time_s", "person", "x", "y", "w", "h")  # files from before the track column
 LABEL_COLUMN = "label"
 
 
-class TimelineError(ValueError):
+class TimelineError(MirrorError, ValueError):
     """A timeline CSV that is missing or malformed; the message names the file and line."""
 
 
@@ -67,6 +72,7 @@ class _Track:
     probabilities: _GrowingRows
     boxes: list[Box]
     labels: list[str]
+    tracks: list[int | None]
     times_sorted: bool = True
 
 
@@ -94,7 +100,7 @@ class Timeline:
                                  f"probabilities, expected {len(self.labels)} ({', '.join(self.labels)})")
             track = self._tracks.get(face.track_id)
             if track is None:
-                track = _Track([], _GrowingRows(1), _GrowingRows(len(self.labels)), [], [])
+                track = _Track([], _GrowingRows(1), _GrowingRows(len(self.labels)), [], [], [])
                 self._tracks[face.track_id] = track
             if len(track.times) and result.time_s < track.times.view()[-1, 0]:
                 track.times_sorted = False
@@ -103,6 +109,7 @@ class Timeline:
             track.probabilities.append(face.probabilities)
             track.boxes.append(face.box)
             track.labels.append(face.label)
+            track.tracks.append(face.track)
 
     # -- reading ----------------------------------------------------------
     @property
@@ -122,6 +129,13 @@ class Timeline:
         """Frames where this person was seen."""
         track = self._tracks.get(track_id)
         return len(track.positions) if track else 0
+
+    def person_tracks(self, track_id: int = 0) -> list[int]:
+        """The tracks that held this person number, in the order they first did (for
+        person 0: more than one means the main face moved to another face)."""
+        track = self._tracks.get(track_id)
+        found = track.tracks if track else []
+        return list(dict.fromkeys(number for number in found if number is not None))
 
     def person_probabilities(self, track_id: int = 0, since_s: float | None = None) -> np.ndarray:
         """(T, C) probabilities of the frames where this person was seen, oldest first,
@@ -170,7 +184,7 @@ class Timeline:
             rows = track.probabilities.view()
             for i, position in enumerate(track.positions):
                 faces[position].append(Face(track.boxes[i], tuple(float(p) for p in rows[i]), track.labels[i],
-                                            track_id))
+                                            track_id, track.tracks[i]))
         times = self.times
         return [FrameResult(index, float(times[position]), tuple(faces[position]))
                 for position, index in enumerate(self._frame_indices)]
@@ -190,6 +204,7 @@ class Timeline:
             "labels": list(self.labels),
             "people": len(self._tracks),
             "face_frames": self.face_frames(0),
+            "person0_tracks": self.person_tracks(0),
             "emotion_share": {label: round(share, 6) for label, share in self.emotion_share(0).items()},
         }
 
@@ -228,14 +243,14 @@ class Timeline:
             rows = _without_last_frame(rows)  # a run killed mid-write: its last frame may be partial
         if not rows:
             raise TimelineError(f"{path}: empty file (expected a header: {','.join(LEADING_COLUMNS)},<labels>,label)")
-        labels = _labels_from_header(rows[0], path)
+        labels, leading = _labels_from_header(rows[0], path)
         timeline = cls(labels)
         pending: list[Face] = []
         current: tuple[int, float] | None = None
         for line_number, row in enumerate(rows[1:], start=2):
             if not row or all(not cell.strip() for cell in row):
                 continue
-            frame, time_s, face = _parse_row(row, labels, f"{path}: line {line_number}")
+            frame, time_s, face = _parse_row(row, labels, leading, f"{path}: line {line_number}")
             if current is not None and frame == current[0]:
                 if not math.isclose(time_s, current[1], abs_tol=1e-6):
                     raise TimelineError(f"{path}: line {line_number}: frame {frame} has time {time_s}, "
@@ -267,10 +282,11 @@ def csv_frame_rows(result: FrameResult, label_count: int) -> list[list]:
     time_text = f"{result.time_s:.6f}"
     rows = []
     if result.person(0) is None:
-        rows.append([result.index, time_text, 0, *([""] * (4 + label_count + 1))])
+        rows.append([result.index, time_text, 0, *([""] * (len(LEADING_COLUMNS) - 3 + label_count + 1))])
     for face in result.faces:
         box = face.box
-        rows.append([result.index, time_text, face.track_id, box.x, box.y, box.w, box.h,
+        track = "" if face.track is None else face.track
+        rows.append([result.index, time_text, face.track_id, track, box.x, box.y, box.w, box.h,
                      *(f"{p:.6f}" for p in face.probabilities), face.label])
     return rows
 
@@ -284,21 +300,24 @@ def _without_last_frame(rows: list[list[str]]) -> list[list[str]]:
     return rows[:end]
 
 
-def _labels_from_header(header: list[str], path: Path) -> tuple[str, ...]:
+def _labels_from_header(header: list[str], path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The labels and the leading columns (with or without `track`) of a header."""
     header = [name.strip() for name in header]
     expected = ",".join(LEADING_COLUMNS) + ",<labels>," + LABEL_COLUMN
-    if (len(header) < len(LEADING_COLUMNS) + 2 or tuple(header[:len(LEADING_COLUMNS)]) != LEADING_COLUMNS
+    leading = LEADING_COLUMNS if tuple(header[:len(LEADING_COLUMNS)]) == LEADING_COLUMNS else UNTRACKED_COLUMNS
+    if (len(header) < len(leading) + 2 or tuple(header[:len(leading)]) != leading
             or header[-1] != LABEL_COLUMN):
         raise TimelineError(f"{path}: line 1: header {','.join(header)!r} does not match {expected}")
-    labels = tuple(header[len(LEADING_COLUMNS):-1])
+    labels = tuple(header[len(leading):-1])
     if any(not label for label in labels) or len(set(labels)) != len(labels):
         raise TimelineError(f"{path}: line 1: label columns must be distinct, non-empty names, got {','.join(labels)}")
-    return labels
+    return labels, leading
 
 
-def _parse_row(row: list[str], labels: tuple[str, ...], where: str) -> tuple[int, float, Face | None]:
+def _parse_row(row: list[str], labels: tuple[str, ...], leading: tuple[str, ...],
+               where: str) -> tuple[int, float, Face | None]:
     """One CSV row -> (frame, time, face or None for an empty person-0 row)."""
-    width = len(LEADING_COLUMNS) + len(labels) + 1
+    width = len(leading) + len(labels) + 1
     if len(row) != width:
         raise TimelineError(f"{where}: {len(row)} values, expected {width}")
     cells = [cell.strip() for cell in row]
@@ -312,18 +331,22 @@ def _parse_row(row: list[str], labels: tuple[str, ...], where: str) -> tuple[int
         if person != 0:
             raise TimelineError(f"{where}: person {person} has an empty row (only person 0 rows may be empty)")
         return frame, time_s, None
-    missing = [name for name, cell in zip((*LEADING_COLUMNS[3:], *labels, LABEL_COLUMN), rest, strict=True)
+    track = None
+    if leading is LEADING_COLUMNS:
+        track = _number(rest[0], int, "track", where) if rest[0] else None  # empty: written without tracker
+        rest = rest[1:]
+    missing = [name for name, cell in zip((*UNTRACKED_COLUMNS[3:], *labels, LABEL_COLUMN), rest, strict=True)
                if not cell]
     if missing:
         raise TimelineError(f"{where}: empty {', '.join(missing)} (a face row needs every value)")
-    x, y, w, h = (_number(cell, int, name, where) for cell, name in zip(rest[:4], LEADING_COLUMNS[3:], strict=True))
+    x, y, w, h = (_number(cell, int, name, where) for cell, name in zip(rest[:4], UNTRACKED_COLUMNS[3:], strict=True))
     probabilities = tuple(_number(cell, float, name, where) for cell, name in zip(rest[4:-1], labels, strict=True))
     if any(not -1e-6 <= p <= 1 + 1e-6 for p in probabilities):
         raise TimelineError(f"{where}: probabilities must be between 0 and 1")
     label = rest[-1]
     if label not in labels:
         raise TimelineError(f"{where}: label {label!r} is not one of the columns ({', '.join(labels)})")
-    return frame, time_s, Face(Box(x, y, w, h), probabilities, label, person)
+    return frame, time_s, Face(Box(x, y, w, h), probabilities, label, person, track)
 
 
 def _number(text: str, kind: type, name: str, where: str):

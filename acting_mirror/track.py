@@ -1,9 +1,13 @@
 """Tracking: give each detected face a stable id across frames and smooth its probabilities.
 
-Person 0 is the main face (the actor): the largest face at first sight. It keeps
-id 0 while it moves and while it is briefly missing; once its track has ended,
-the largest face that is not already another live person becomes person 0 again.
-Other faces get ids 1, 2, ... that are never reused during a run.
+Each face is followed by a track (numbered 1, 2, ... in the order they start, never
+reused). The tracks carry person numbers: person 0 is the main face (the actor), as in
+the original app the biggest one, with hysteresis so it does not flicker: it starts
+as the largest face, and moves to another face only when that face has been clearly
+larger (tracking.main_size_ratio times the area) for tracking.main_switch_s seconds,
+or at once when person 0's track has ended. The face it leaves takes the other's
+number. Other faces get person numbers 1, 2, ... that are never reused. A Face carries
+both: `track_id` is its person number, `track` its track, so a switch shows.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ class TrackingError(ValueError):
 
 @dataclass
 class _Track:
-    track_id: int
+    number: int                         # the track's own number (1, 2, ...)
+    person: int                         # its person number (0: the main face)
     box: Box
     history: deque = field(repr=False)  # the last `smoothing_frames` raw probability vectors
     missed: int = 0                     # consecutive frames without a matching face
@@ -98,36 +103,24 @@ def greedy_match(scores: np.ndarray) -> list[tuple[int, int]]:
 class FaceTracker:
     """Call `update` once per frame with that frame's detections; it returns the tracked faces."""
 
-    def __init__(self, labels: tuple[str, ...], iou_threshold: float = 0.3, max_missed_frames: int = 30,
-                 smoothing_frames: int = 5):
+    def __init__(self, labels: tuple[str, ...], config: TrackingConfig | None = None):
         if not labels:
             raise TrackingError("tracker: no emotion labels given")
-        if not 0.0 < iou_threshold < 1.0:
-            raise TrackingError(f"tracker: iou_threshold must be between 0 and 1, not {iou_threshold}")
-        if max_missed_frames < 0:
-            raise TrackingError(f"tracker: max_missed_frames must be >= 0, not {max_missed_frames}")
-        if smoothing_frames < 1:
-            raise TrackingError(f"tracker: smoothing_frames must be >= 1, not {smoothing_frames}")
         self.labels = tuple(labels)
-        self.iou_threshold = iou_threshold
-        self.max_missed_frames = max_missed_frames
-        self.smoothing_frames = smoothing_frames
-        self.tracks_started = 0      # every track ever begun, person 0's returns included
+        self.config = (config or TrackingConfig()).validate()
+        self.tracks_started = 0      # every track ever begun: a face lost for a while and found again counts twice
         self._tracks: list[_Track] = []
-        self._next_id = MAIN_PERSON + 1
-
-    @classmethod
-    def from_config(cls, labels: tuple[str, ...], tracking_config: TrackingConfig) -> FaceTracker:
-        return cls(labels, tracking_config.iou_threshold, tracking_config.max_missed_frames,
-                   tracking_config.smoothing_frames)
+        self._next_person = MAIN_PERSON + 1
+        self._challenger: tuple[_Track, float] | None = None  # a clearly larger face, and since when
 
     @property
     def live_track_ids(self) -> tuple[int, ...]:
-        """Ids of the tracks still alive (seen now or missing for at most max_missed_frames)."""
-        return tuple(sorted(track.track_id for track in self._tracks))
+        """Person numbers of the tracks still alive (seen now or missing for at most max_missed_frames)."""
+        return tuple(sorted(track.person for track in self._tracks))
 
-    def update(self, boxes: Sequence[Box], probabilities: np.ndarray) -> tuple[Face, ...]:
-        """One frame's detections (N boxes, (N, C) probabilities in label order) -> its faces, sorted by track id."""
+    def update(self, boxes: Sequence[Box], probabilities: np.ndarray, time_s: float) -> tuple[Face, ...]:
+        """One frame's detections (N boxes, (N, C) probabilities in label order) at `time_s`
+        -> its faces, sorted by person number."""
         boxes = list(boxes)
         probabilities = np.asarray(probabilities, dtype=float)
         if len(boxes) == 0 and probabilities.size == 0:
@@ -136,7 +129,8 @@ class FaceTracker:
             raise TrackingError(f"tracker: expected probabilities of shape ({len(boxes)}, {len(self.labels)}) "
                                 f"for {len(boxes)} faces, got {probabilities.shape}")
 
-        pairs = greedy_match(match_scores([t.box for t in self._tracks], boxes, self.iou_threshold))
+        config = self.config
+        pairs = greedy_match(match_scores([t.box for t in self._tracks], boxes, config.iou_threshold))
         track_of_detection: dict[int, _Track] = {}
         for row, col in pairs:
             track = self._tracks[row]
@@ -148,26 +142,47 @@ class FaceTracker:
         for row, track in enumerate(self._tracks):
             if row not in matched_rows:
                 track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed_frames]
+        self._tracks = [t for t in self._tracks if t.missed <= config.max_missed_frames]
 
-        # New faces, largest first: the largest takes id 0 when person 0 is not alive.
-        new = sorted((i for i in range(len(boxes)) if i not in track_of_detection),
-                     key=lambda i: (-boxes[i].area, i))
-        main_alive = any(t.track_id == MAIN_PERSON for t in self._tracks)
-        for i in new:
-            if main_alive:
-                track_id, self._next_id = self._next_id, self._next_id + 1
-            else:
-                track_id, main_alive = MAIN_PERSON, True
-            track = _Track(track_id, boxes[i], deque([probabilities[i]], maxlen=self.smoothing_frames))
-            self._tracks.append(track)
+        # New faces, largest first; each starts a track with a new person number.
+        for i in sorted((i for i in range(len(boxes)) if i not in track_of_detection),
+                        key=lambda i: (-boxes[i].area, i)):
             self.tracks_started += 1
+            track = _Track(self.tracks_started, -1, boxes[i],
+                           deque([probabilities[i]], maxlen=config.smoothing_frames))
+            self._tracks.append(track)
             track_of_detection[i] = track
+        self._choose_main(time_s)
 
         faces = []
         for i, box in enumerate(boxes):
             track = track_of_detection[i]
             smoothed = track.smoothed()
             faces.append(Face(box, tuple(float(p) for p in smoothed), self.labels[int(np.argmax(smoothed))],
-                              track.track_id))
+                              track.person, track.number))
         return tuple(sorted(faces, key=lambda face: face.track_id))
+
+    def _choose_main(self, time_s: float) -> None:
+        """Give out person numbers: person 0 to the main face (see the module doc), the next
+        free numbers to new tracks."""
+        visible = [t for t in self._tracks if t.missed == 0]
+        main = next((t for t in self._tracks if t.person == MAIN_PERSON), None)
+        if main is None and visible:  # at the start, or person 0's track has ended: the largest face now
+            main = max(visible, key=lambda t: (t.box.area, -t.number))
+            main.person, self._challenger = MAIN_PERSON, None
+        for track in self._tracks:
+            if track.person < 0:
+                track.person, self._next_person = self._next_person, self._next_person + 1
+        others = [t for t in visible if t is not main]
+        if main is None or not others:
+            self._challenger = None
+            return
+        largest = max(others, key=lambda t: (t.box.area, -t.number))
+        if main.missed == 0 and largest.box.area < self.config.main_size_ratio * main.box.area:
+            self._challenger = None
+            return
+        if self._challenger is None or self._challenger[0] is not largest or time_s < self._challenger[1]:
+            self._challenger = (largest, time_s)
+        if time_s - self._challenger[1] >= self.config.main_switch_s:
+            main.person, largest.person = largest.person, MAIN_PERSON
+            self._challenger = None

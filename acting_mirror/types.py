@@ -24,14 +24,6 @@ class Box:
     def center(self) -> tuple[float, float]:
         return (self.x + self.w / 2, self.y + self.h / 2)
 
-    def iou(self, other: Box) -> float:
-        left, top = max(self.x, other.x), max(self.y, other.y)
-        right = min(self.x + self.w, other.x + other.w)
-        bottom = min(self.y + self.h, other.y + other.h)
-        inter = max(0, right - left) * max(0, bottom - top)
-        union = self.area + other.area - inter
-        return inter / union if union else 0.0
-
 
 @dataclass(frozen=True)
 class Frame:
@@ -46,12 +38,16 @@ class Frame:
 @dataclass(frozen=True)
 class Face:
     """A tracked face in one frame. `probabilities` are smoothed over the track's
-    recent frames and follow the model's label order; `label` is their argmax."""
+    recent frames and follow the model's label order; `label` is their argmax.
+    `track_id` is the person number (0: the main face); `track` the number of the
+    track that follows this face (None where unknown), which stays with the face
+    when person numbers move (see track.py)."""
 
     box: Box
     probabilities: tuple[float, ...]
     label: str
     track_id: int
+    track: int | None = None
 
     @property
     def confidence(self) -> float:

@@ -96,7 +96,7 @@ def run_ours(images, config: Config, pipeline, out_path: Path, repeat: int = 1) 
     from acting_mirror.sinks import VideoSink
     from acting_mirror.track import FaceTracker
 
-    pipeline.tracker = FaceTracker.from_config(pipeline.labels, config.tracking)
+    pipeline.tracker = FaceTracker(pipeline.labels, config.tracking)
     source = ListSource(images, repeat=repeat)
     windows = NullWindows() if (config.display.details or config.display.graph) else None
     video = VideoSink(str(out_path), source.fps, "MJPG")
@@ -306,7 +306,7 @@ def bench_memory(images, config: Config, pipeline, tmp: Path, frames: int) -> di
                     marks[frame.index if frame.index == 1000 else frames] = rss_mb()
                 yield frame
 
-    pipeline.tracker = FaceTracker.from_config(pipeline.labels, config.tracking)
+    pipeline.tracker = FaceTracker(pipeline.labels, config.tracking)
     source = Marking(images, repeat=frames // len(images) + 1)
     source.total_frames = frames
     video = VideoSink(str(tmp / "memory.avi"), 30.0, "MJPG")

@@ -17,6 +17,7 @@ from videos import read_video
 
 from acting_mirror import analyze, demo
 from acting_mirror.api import Analysis
+from acting_mirror.app import StopReason
 from acting_mirror.script import ScriptError, parse_script
 from acting_mirror.sources import SourceError, open_demo
 
@@ -57,7 +58,7 @@ def test_api_gives_the_same_summary_and_cues_as_the_command_line(clip, tmp_path)
 def test_api_writes_the_report_and_video_it_is_asked_for(clip, tmp_path):
     take = analyze(str(clip), script=SCENE, report_dir=tmp_path / "rep", video_output=tmp_path / "out.avi",
                    max_frames=20)
-    assert take.run.stopped_by == "--max-frames 20"
+    assert take.run.stopped_by is StopReason.MAX_FRAMES and "stopped by --max-frames 20" in take.run.lines()[0]
     assert json.loads((tmp_path / "rep" / "summary.json").read_text()) == take.summary
     assert take.summary["frames"] == 20
     frames, fps, size = read_video(tmp_path / "out.avi")

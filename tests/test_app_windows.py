@@ -25,11 +25,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cameras import FaceCamera
 from videos import read_video
 from xutil import close_window, press, require_xdotool, visible_windows, wait_until, x_connection, xdotool
 
 from acting_mirror import demo
-from acting_mirror.sinks import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW
+from acting_mirror.display import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW
 
 pytestmark = pytest.mark.display
 
@@ -238,6 +239,48 @@ def test_keys_drive_a_video_run(display, start_cli, clips, tmp_path):
     assert not has_boxes(later, source[frame_number(later)])
 
 
+def test_keys_without_an_action_change_nothing(display, start_cli, clips, tmp_path):
+    # cv2.waitKey kept only the low byte: Left (0xFF51) read as "Q" and quit, Right as "S" (a snapshot),
+    # Up as "R" (rectangles off), Home as "P" (previous cue); PageUp, PageDown and End as "U", "V", "W"
+    process = start_cli("--video", str(clips["numbered"]), "--details", "--graph", "--output", "w.avi",
+                        cwd=tmp_path)
+    main = wait_for_windows(process)
+    for key in ("Left", "Right", "Up", "Down", "Home", "End", "Prior", "Next"):
+        press_and_settle(main, key)
+        assert process.poll() is None, f"{key} ended the run: {process.communicate()}"
+        assert all(len(visible_windows(title)) == 1 for title in TITLES), key
+    press(main, "q")
+    stdout, stderr = finish(process)
+    assert process.returncode == 0, stderr
+    summary = reported(stdout)
+    assert summary["stopped_by"] == "q" and summary["snapshots"] == []
+    assert not (tmp_path / "snapshots").exists()
+    frames = read_video(tmp_path / "w.avi")[0]
+    source = read_video(clips["numbered"])[0]
+    assert [frame_number(frame) for frame in frames] == list(range(len(frames)))  # never paused or skipped
+    assert all(has_boxes(frame, source[number]) for number, frame in enumerate(frames))  # rectangles stayed on
+
+
+@pytest.mark.parametrize("graph", [True, False], ids=["graph", "no-graph"])
+def test_camera_recording_plays_at_wall_clock_speed(display, tmp_path, graph):
+    # a 30 fps camera, run in a fresh process as a user starts it: matplotlib's import and first
+    # figure happen during the run when the graph is on, and made the file play twice too slow
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "DISPLAY": display,
+                   "PYTHONPATH": os.pathsep.join(filter(None, (str(Path(__file__).parent.parent),
+                                                               os.environ.get("PYTHONPATH"))))}
+    environment.pop("WAYLAND_DISPLAY", None)
+    arguments = [str(tmp_path / "camera.avi"), "5", "--details"] + (["--graph"] if graph else [])
+    result = subprocess.run([sys.executable, str(Path(__file__).parent / "cameras.py"), *arguments],
+                            capture_output=True, text=True, timeout=180, env=environment)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    frames, fps = read_video(tmp_path / "camera.avi")[:2]
+    assert fps == 30.0 and len(frames) == summary["output_frames"]
+    assert summary["frames"] >= 10 and summary["seconds"] > 4  # it really ran for seconds
+    duration = len(frames) / fps
+    assert duration == pytest.approx(summary["seconds"], rel=0.05), (duration, summary)
+
+
 @pytest.mark.parametrize("side_windows", [("--details", "--graph"), ()], ids=["with-side-windows", "alone"])
 def test_closing_the_main_window_ends_the_run(display, start_cli, clips, tmp_path, side_windows):
     process = start_cli("--video", str(clips["numbered"]), *side_windows, "--output", "w.avi", cwd=tmp_path)
@@ -288,45 +331,6 @@ def test_a_photo_stays_up_until_q(display, start_cli, tmp_path):
 
 
 # -- a camera with a script, in this process ----------------------------------
-
-class FaceCamera:
-    """A capture device (the `capture_factory` interface) filming the demo face at `fps`
-    in real time, for at most `duration_s` seconds; then it stops giving pictures."""
-
-    def __init__(self, fps: float, duration_s: float, size: tuple[int, int] = SIZE):
-        frames = list(demo.synth_frames("one", 40, size))
-        self._frames = frames + frames[::-1]  # back and forth, so the face never jumps
-        self._interval = 1.0 / fps
-        self._ends_at = time.monotonic() + duration_s
-        self._next_at: float | None = None
-        self._count = 0
-        self.released = False
-
-    def isOpened(self) -> bool:  # cv2.VideoCapture's method names
-        return not self.released
-
-    def read(self):
-        now = time.monotonic()
-        if self.released or now >= self._ends_at:
-            time.sleep(self._interval)
-            return False, None
-        self._next_at = now if self._next_at is None else self._next_at
-        if self._next_at > now:
-            time.sleep(self._next_at - now)
-        self._next_at += self._interval
-        image = self._frames[self._count % len(self._frames)].copy()
-        self._count += 1
-        return True, image
-
-    def get(self, prop: int) -> float:
-        return 0.0
-
-    def set(self, prop: int, value: float) -> bool:
-        return True
-
-    def release(self) -> None:
-        self.released = True
-
 
 SCENE = """\
 title: Test scene
@@ -379,7 +383,7 @@ def test_camera_scene_started_and_moved_through_with_keys(display, tmp_path):
         user.join(timeout=30)
     summary = analysis.run
     assert not failures, failures
-    assert summary.stopped_by == "q", summary.stopped_by
+    assert summary.stopped_by.value == "q", summary.stopped_by
     assert set(pressed) == {key for key, _ in KEY_PLAN}
 
     # the report scores each cue over the times it was really played
@@ -400,8 +404,11 @@ def test_camera_scene_started_and_moved_through_with_keys(display, tmp_path):
         assert cue["frames"] == inside
     assert report["cues"][0]["frames"] > 0 and report["cues"][1]["frames"] > 0 and report["cues"][2]["frames"] == 0
 
-    # the video shows the cue band (darkened bottom rows) exactly from the frame after space
-    frames, _ = read_video(tmp_path / "camera.avi")[:2]
-    assert len(frames) == summary.frames == summary.output_frames == len(times)
+    # the video, at the camera's nominal rate, holds each processed frame from its capture time until
+    # the next one's; it shows the cue band (darkened bottom rows) exactly from the frame after space
+    frames, fps = read_video(tmp_path / "camera.avi")[:2]
+    assert fps == config.source.camera_fps and len(frames) == summary.output_frames >= summary.frames
+    slots = np.round((times - times[0]) * fps).astype(int)
+    shown = np.searchsorted(slots, np.arange(len(frames)), side="right") - 1  # the processed frame in each slot
     band = [float(np.median(frame[-3:])) < 75 for frame in frames]
-    assert band == [bool(t > first_start) for t in times]
+    assert band == [bool(times[i] > first_start) for i in shown]

@@ -236,3 +236,61 @@ def test_bad_script(tmp_path, clips):
                                          "    emotion: jealous\n")
     assert_one_line_error(run_cli("--video", str(clips["none"]), "--script", "scene.yaml", "--no-display",
                                   cwd=tmp_path), "jealous")
+
+
+# -- the command line's manners ---------------------------------------------------
+
+
+def test_help_lists_the_report_command_and_the_exit_codes(tmp_path):
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    usage = result.stdout.split("\n\n")[0]
+    assert "acting-mirror report DIR" in usage  # the usage line names the subcommand
+    assert "--disable-rectangles" in result.stdout and "--disable_rectangles" not in result.stdout
+    for words in ("0 done", "1 the run failed", "2 bad usage", "130 interrupted"):
+        assert words in result.stdout
+    assert "Left" in result.stdout and "Right" in result.stdout  # the keys
+
+
+def test_the_original_spelling_of_disable_rectangles_still_works(clips, tmp_path):
+    for flag in ("--disable-rectangles", "--disable_rectangles"):
+        result = run_cli("--video", str(clips["one"]), "--no-display", flag, "--max-frames", "3",
+                         "--output", "plain.avi", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        frames = video_info(tmp_path / "plain.avi")[3]
+        originals = video_info(clips["one"])[3]
+        rows = slice(30, SIZE[1])  # below the FPS tag
+        assert np.abs(frames[1][rows].astype(int) - originals[1][rows].astype(int)).max() < 40, flag  # no boxes
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["--frobnicate"], 2, ["acting-mirror: error:", "--frobnicate"]),                  # bad usage
+    (["--video", "nope.mp4", "--no-display"], 1, ["acting-mirror: error:", "nope.mp4"]),  # the run fails
+    (["report"], 2, ["acting-mirror: error:", "DIR"]),
+    (["report", "nowhere"], 1, ["acting-mirror: error:", "nowhere"]),
+])
+def test_exit_codes_and_one_error_prefix(tmp_path, args, code, words):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    error = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(error) == 1 and all(word in error[0] for word in words), result.stderr
+
+
+def test_details_and_graph_without_windows_say_so_once(clips, tmp_path):
+    result = run_cli("--video", str(clips["none"]), "--no-display", "--details", "--graph", "--no-output",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    notices = [line for line in result.stderr.splitlines() if "no effect" in line]
+    assert notices == ["acting-mirror: --details and --graph have no effect without windows"]
+
+
+def test_a_config_file_found_in_the_working_folder_is_named_once(clips, tmp_path):
+    (tmp_path / "config.yaml").write_text("output:\n  video: mine.avi\n")
+    result = run_cli("--video", str(clips["none"]), "--no-display", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "config.yaml" in line] == [
+        "acting-mirror: settings from config.yaml"]
+    assert (tmp_path / "mine.avi").is_file()
+    plain = run_cli("--video", str(clips["none"]), "--no-display", "--no-output", cwd=tmp_path / "..")
+    assert "settings from" not in plain.stderr  # the package's own defaults go unmentioned

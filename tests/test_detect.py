@@ -9,6 +9,7 @@ import pytest
 from acting_mirror import demo
 from acting_mirror.config import DetectorConfig
 from acting_mirror.detect import DetectorError, FaceDetector, crop_faces, find_cascade, to_full_resolution
+from acting_mirror.track import iou_matrix
 from acting_mirror.types import Box
 
 
@@ -31,8 +32,9 @@ def test_reduced_resolution_boxes_match_full_resolution(scenario, expected):
     for gray in gray_frames(scenario, 3, (1280, 720)):
         small_boxes, full_boxes = reduced.detect(gray), full.detect(gray)
         assert len(small_boxes) == len(full_boxes) == expected
-        for box in small_boxes:  # each box lands on a face found at full resolution, in full-res pixels
-            assert max(box.iou(other) for other in full_boxes) > 0.7
+        overlaps = iou_matrix(small_boxes, full_boxes)
+        for box, overlap in zip(small_boxes, overlaps, strict=True):  # each lands on a full-resolution face
+            assert overlap.max() > 0.7
             assert box.x + box.w <= 1280 and box.y + box.h <= 720
 
 

@@ -269,15 +269,15 @@ def test_throttled_graph_redraws_only_when_due_and_shows_the_latest_data():
 def test_emotion_over_time_chart():
     times = np.arange(40) / 10
     rows = np.random.default_rng(1).dirichlet(np.ones(len(LABELS)), size=40)
-    plain = emotion_over_time_chart(times, rows, LABELS)
-    assert plain.shape == (300, 900, 3) and plain.dtype == np.uint8
-    shaded = emotion_over_time_chart(times, rows, LABELS, shaded_spans=[(1.0, 2.0, "tab:green", 0.3)])
-    changed_cols = np.nonzero(np.any(shaded != plain, axis=(0, 2)))[0]
-    assert changed_cols.size > 0
-    # the shading sits in the middle of the time axis, not at its ends
-    assert changed_cols.min() > 900 * 0.2 and changed_cols.max() < 900 * 0.7
-    lines = emotion_over_time_chart(times, rows, LABELS, size=(600, 200), stacked=False)
-    assert lines.shape == (200, 600, 3)
-    assert emotion_over_time_chart(np.zeros(0), np.zeros((0, len(LABELS))), LABELS).shape == (300, 900, 3)
+    shown = [LABELS[int(i)] for i in rows.argmax(axis=1)]
+    plain = emotion_over_time_chart(times, rows, shown, LABELS)
+    assert plain.shape == (460, 960, 3) and plain.dtype == np.uint8
+    cued = emotion_over_time_chart(times, rows, shown, LABELS, cue_spans=[(1.0, 2.0, "#2e9d4a", "1")])
+    blue, green, red = (cued[:70].astype(int)[..., i] for i in range(3))  # the cue row is at the top
+    columns = np.nonzero(((green > red + 40) & (green > blue + 40)).any(axis=0))[0]
+    assert columns.size > 0  # the cue over 1-2 s of 0-4 s: the second quarter of the time axis
+    assert columns.min() > 960 * 0.25 and columns.max() < 960 * 0.55
+    assert emotion_over_time_chart(times, rows, shown, LABELS, size=(600, 200)).shape == (200, 600, 3)
+    assert emotion_over_time_chart(np.zeros(0), np.zeros((0, len(LABELS))), [], LABELS).shape == (460, 960, 3)
     with pytest.raises(RenderError, match="times"):
-        emotion_over_time_chart(times[:5], rows, LABELS)
+        emotion_over_time_chart(times, rows, shown[:5], LABELS)

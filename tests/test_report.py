@@ -11,12 +11,11 @@ import re
 import numpy as np
 import pytest
 
+from acting_mirror.cli import main as cli_main
+from acting_mirror.render.graph import emotion_distribution_chart, emotion_over_time_chart
 from acting_mirror.report import (
-    emotion_over_time_chart,
-    emotion_polar_chart,
     overall_score,
     rebuild_report,
-    report_main,
     score_cues,
     work_on,
     write_report,
@@ -118,7 +117,7 @@ def test_report_files_exist_and_parse(tmp_path):
     with paths["csv"].open(newline="") as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
-    assert reader.fieldnames == ["frame", "time_s", "person", "x", "y", "w", "h", *LABELS, "label"]
+    assert reader.fieldnames == ["frame", "time_s", "person", "track", "x", "y", "w", "h", *LABELS, "label"]
     person0 = [row for row in rows if row["person"] == "0"]
     assert len(person0) == len(PLAN)
     assert [row["label"] or None for row in person0] == PLAN
@@ -162,9 +161,9 @@ def test_report_without_script(tmp_path):
 def test_charts_are_bgr_arrays_of_the_asked_size():
     times, probs, shown = hand_timeline().person_series(0)
     chart = emotion_over_time_chart(times, probs, shown, LABELS, size=(800, 300), fps=FPS,
-                                    shaded_spans=[(0.0, 1.0, "#2e9d4a", "1")])
+                                    cue_spans=[(0.0, 1.0, "#2e9d4a", "1")])
     assert chart.shape == (300, 800, 3) and chart.dtype == np.uint8
-    polar = emotion_polar_chart(dict.fromkeys(LABELS, 1 / len(LABELS)), None, LABELS, size=(300, 300))
+    polar = emotion_distribution_chart(dict.fromkeys(LABELS, 1 / len(LABELS)), None, LABELS, size=(300, 300))
     assert polar.shape == (300, 300, 3)
     assert len(np.unique(polar.reshape(-1, 3), axis=0)) > 10  # something was drawn
 
@@ -203,7 +202,7 @@ def test_report_command(tmp_path, capsys):
     write_report(tmp_path, hand_timeline(), FPS, SCRIPT)
     script_path = tmp_path / "scene.yaml"
     script_path.write_text("title: again\ncues:\n  - {start: 0, end: 2, line: All of it., emotion: happy}\n")
-    assert report_main([str(tmp_path), "--script", str(script_path)]) == 0
+    assert cli_main(["report", str(tmp_path), "--script", str(script_path)]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "report.html") in out
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -232,9 +231,9 @@ def test_report_command_fails_cleanly(tmp_path, capsys, setup, message):
     if setup == "bad_script":
         (tmp_path / "s.yaml").write_text("cues:\n  - {start: 0, end: 1, line: x, emotion: bored}\n")
         args += ["--script", str(tmp_path / "s.yaml")]
-    assert report_main(args) == 2
+    assert cli_main(["report", *args]) == 1  # a run that failed; 2 is for bad usage
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and error.startswith("error: ")
+    assert error.count("\n") == 1 and error.startswith("acting-mirror: error: ")
     assert re.search(message, error)
     assert not (directory / "report.html").exists()
 
@@ -289,3 +288,131 @@ def test_rebuild_refuses_a_timeline_of_other_emotions(tmp_path):
     with pytest.raises(ReportError, match="differ from the model's"):
         rebuild_report(tmp_path, None, labels=("happy", "sad"))
     assert rebuild_report(tmp_path, None, labels=LABELS)["html"].is_file()
+
+
+def test_rebuild_of_a_file_run_scores_the_edited_script_times(tmp_path):
+    write_report(tmp_path, hand_timeline(), FPS, SCRIPT)  # a video file's run: no played spans
+    assert json.loads((tmp_path / "summary.json").read_text())["cue_times"] == "script"
+    script_path = tmp_path / "edited.yaml"
+    script_path.write_text(  # cue 1 now ends at 0.5 s instead of 1 s
+        "cues:\n  - {start: 0, end: 0.5, line: First half., emotion: happy}\n"
+        "  - {start: 1, end: 2, line: Leave me alone., emotion: [sad, angry]}\n"
+        "  - {start: 5, end: 6, line: Never reached., emotion: neutral}\n")
+    first = json.loads(rebuild_report(tmp_path, script_path)["summary"].read_text())["cues"][0]
+    assert (first["played"], first["frames"]) == ([[0.0, 0.5]], 5)
+    assert first["on_target_fraction"] == pytest.approx(3 / 5)  # happy in frames 0, 1, 2 of 0-4
+    assert "0:00.0-0:00.5" in (tmp_path / "report.html").read_text()
+
+    # a summary.json written before `cue_times` existed: a file run's played spans were its script times
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    del summary["cue_times"]
+    for cue in summary["cues"]:
+        cue["played"] = [[cue["start"], cue["end"]]] if cue["number"] != 1 else [[0.0, 1.0]]
+        cue["end"] = 1.0 if cue["number"] == 1 else cue["end"]
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    again = json.loads(rebuild_report(tmp_path, script_path)["summary"].read_text())["cues"][0]
+    assert (again["played"], again["frames"]) == ([[0.0, 0.5]], 5)
+
+
+@pytest.mark.parametrize("seconds, text", [(59.96, "1:00.0"), (119.97, "2:00.0"), (59.94, "0:59.9"),
+                                           (0.0, "0:00.0"), (61.25, "1:01.2"), (3600.0, "60:00.0")])
+def test_clock_rounds_before_splitting_minutes(seconds, text):
+    from acting_mirror.report import _clock
+
+    assert _clock(seconds) == text
+
+
+def test_partly_played_and_unreached_cues_are_flagged(tmp_path):
+    # the recording covers 0-2 s: cue 2 (1.5-2.5 s) is half played, cue 3 never reached
+    script = Script("partial", (Cue(0.0, 1.0, "Whole.", ("happy",)), Cue(1.5, 2.5, "Half.", ("happy",)),
+                                Cue(5.0, 6.0, "Never.", ("happy",))))
+    paths = write_report(tmp_path, hand_timeline(), FPS, script)
+    summary = json.loads(paths["summary"].read_text())
+    assert [cue["played_fraction"] for cue in summary["cues"]] == [1.0, 0.5, 0.0]
+    assert (summary["scored_frames"], summary["on_target_frames"]) == (15, 6 + 2)  # frames 15-19: 2 happy
+    rows = re.findall(r"<tr>(.*?)</tr>", paths["html"].read_text().split("<h2>Cues</h2>")[1])[1:]
+    assert "in full" in rows[0] and "played 50%" in rows[1] and "not reached" in rows[2]
+    assert "-" not in re.sub(r"<[^>]+>", "", rows[2]).replace("0:05.0-0:06.0", "")  # no bare dashes
+    page = paths["html"].read_text()
+    assert "8 of 15 frames, over 2 of 3 cues" in page  # what the score is a share of
+    assert "1 cue not reached is left out" in page and "partly played cue counts only the frames played" in page
+
+
+def test_distribution_table_columns_line_up(tmp_path):
+    page = write_report(tmp_path, hand_timeline(), FPS)["html"].read_text()
+    table = page.split('<table class="share">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]
+    assert len(rows) == len(LABELS)
+    for row in rows:  # the share in its own right-aligned cell, the bar in the next: every row alike
+        cells = re.findall(r"<td([^>]*)>(.*?)</td>", row)
+        assert [attributes for attributes, _ in cells] == ["", ' class="num"', ' class="barcell"']
+        assert re.fullmatch(r"\d+%", cells[1][1])
+
+
+# -- the charts, read from their pixels -----------------------------------------
+
+def bgr(colour: str, alpha: float = 1.0) -> tuple[int, int, int]:
+    """A "#rrggbb" colour as BGR, drawn with `alpha` over white."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return tuple(round(alpha * c + (1 - alpha) * 255) for c in rgb[::-1])
+
+
+def count(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 2) -> int:
+    return int(np.all(np.abs(image.astype(int) - colour) <= tolerance, axis=2).sum())
+
+
+def happy_timeline(frames: int = 60, gaps: bool = False) -> Timeline:
+    """Person 0 clearly happy; the other six emotions each below 0.05, wandering."""
+    rng = np.random.default_rng(3)
+    timeline = Timeline(LABELS)
+    for index in range(frames):
+        row = rng.uniform(0.0, 0.05, len(LABELS))
+        row[LABELS.index("happy")] = 0.0
+        row[LABELS.index("happy")] = 1.0 - row.sum()
+        face = () if gaps and index % 10 == 5 else (Face(Box(20, 20, 60, 60), tuple(row), "happy", 0),)
+        timeline.add(FrameResult(index, index / FPS, face))
+    return timeline
+
+
+def report_charts(tmp_path, timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    paths = write_report(tmp_path, timeline, FPS)
+    return cv2.imread(str(paths["over_time_png"])), cv2.imread(str(paths["polar_png"]))
+
+
+def test_every_emotion_reads_on_the_over_time_chart(tmp_path):
+    from acting_mirror.render.graph import emotion_colours
+
+    over_time, _ = report_charts(tmp_path, happy_timeline())
+    height, width = over_time.shape[:2]
+    plot = over_time[:, : int(width * 0.8)]  # left of the legend
+    rows = []
+    for label, colour in zip(LABELS, emotion_colours(LABELS), strict=True):
+        if label != "happy":  # happy also fills the "shown" strip
+            ys = np.nonzero(np.all(np.abs(plot.astype(int) - bgr(colour)) <= 2, axis=2))[0]
+            assert len(ys) > 50, label
+            rows.append(float(np.median(ys)))
+    # the six weak emotions are not squashed into one thin band: each has its own place
+    assert np.diff(sorted(rows)).min() > 0.05 * height, sorted(rows)
+
+
+@pytest.mark.parametrize("gaps", [False, True], ids=["face-throughout", "face-missing-at-times"])
+def test_over_time_legend_lists_only_what_is_drawn(tmp_path, gaps):
+    from acting_mirror.render.graph import NO_FACE_COLOUR
+
+    over_time, _ = report_charts(tmp_path, happy_timeline(gaps=gaps))
+    legend = over_time[:, int(over_time.shape[1] * 0.84):]
+    no_face = count(legend, bgr(NO_FACE_COLOUR), tolerance=0)
+    assert (no_face > 60) if gaps else (no_face < 10), no_face
+
+
+def test_distribution_legend_swatch_has_its_wedge_colour(tmp_path):
+    from acting_mirror.render.graph import emotion_colours
+
+    _, polar = report_charts(tmp_path, happy_timeline())
+    happy = bgr(emotion_colours(LABELS)[LABELS.index("happy")], alpha=0.85)
+    height = polar.shape[0]
+    wedge, legend = polar[: int(height * 0.85)], polar[int(height * 0.88):]
+    assert count(wedge, happy) > 1000  # every face frame was happy: one big wedge
+    assert count(legend, happy) > 40   # and the legend's swatch for it has the same colour

@@ -14,10 +14,10 @@ from acting_mirror.types import Box, Face, FrameResult
 LABELS = FER_DISPLAY_NAMES
 
 
-def one_hot_face(label: str, track_id: int, box: Box, strength: float = 0.7) -> Face:
+def one_hot_face(label: str, track_id: int, box: Box, strength: float = 0.7, track: int | None = None) -> Face:
     rest = (1.0 - strength) / (len(LABELS) - 1)
     probabilities = tuple(strength if name == label else rest for name in LABELS)
-    return Face(box, probabilities, label, track_id)
+    return Face(box, probabilities, label, track_id, track)
 
 
 def make_timeline() -> Timeline:
@@ -26,10 +26,10 @@ def make_timeline() -> Timeline:
     plan = [("happy", None), ("happy", "angry"), (None, None), ("sad", "angry"), (None, "neutral"), ("happy", None)]
     for index, (person0, person1) in enumerate(plan):
         faces = []
-        if person0:
-            faces.append(one_hot_face(person0, 0, Box(10 + index, 20, 30, 30)))
+        if person0:  # the last frame's person 0 is another tracked face: person 0 moved to it
+            faces.append(one_hot_face(person0, 0, Box(10 + index, 20, 30, 30), track=3 if index == 5 else 1))
         if person1:
-            faces.append(one_hot_face(person1, 1, Box(100, 20, 25, 25)))
+            faces.append(one_hot_face(person1, 1, Box(100, 20, 25, 25), track=2))
         timeline.add(FrameResult(index, index / 5, tuple(faces)))
     return timeline
 
@@ -80,7 +80,7 @@ def test_csv_round_trip(tmp_path):
     path = timeline.write_csv(tmp_path / "timeline.csv")
     with path.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["frame", "time_s", "person", "x", "y", "w", "h", *LABELS, "label"]
+    assert rows[0] == ["frame", "time_s", "person", "track", "x", "y", "w", "h", *LABELS, "label"]
     person0 = [row for row in rows[1:] if row[2] == "0"]
     assert [row[0] for row in person0] == [str(i) for i in range(6)]  # every frame has a person-0 row
     empty = [row for row in person0 if row[-1] == ""]
@@ -93,13 +93,25 @@ def test_csv_round_trip(tmp_path):
     assert again.frames == timeline.frames
     for before, after in zip(timeline.results(), again.results(), strict=True):
         assert after.index == before.index
-        assert [f.track_id for f in after.faces] == [f.track_id for f in before.faces]
+        assert [(f.track_id, f.track) for f in after.faces] == [(f.track_id, f.track) for f in before.faces]
         assert after.time_s == pytest.approx(before.time_s)
         for face_before, face_after in zip(before.faces, after.faces, strict=True):
             assert face_after.box == face_before.box
             assert face_after.label == face_before.label
             np.testing.assert_allclose(face_after.probabilities, face_before.probabilities, atol=1e-6)
     assert again.summary(5.0) == timeline.summary(5.0)
+    assert again.person_tracks(0) == [1, 3] and again.summary(5.0)["person0_tracks"] == [1, 3]
+
+
+def test_a_csv_from_before_the_track_column_is_read(tmp_path):
+    path = make_timeline().write_csv(tmp_path / "timeline.csv")
+    rows = list(csv.reader(path.open(newline="")))
+    old = tmp_path / "old.csv"
+    with old.open("w", newline="") as handle:
+        csv.writer(handle).writerows([row[:3] + row[4:] for row in rows])  # drop the track column
+    again = Timeline.read_csv(old)
+    assert again.frames == 6 and again.face_frames(0) == 4
+    assert all(face.track is None for result in again.results() for face in result.faces)
 
 
 def test_summary_numbers():

@@ -1,6 +1,7 @@
-"""Charts drawn with matplotlib's Agg canvas (a Figure of our own, never pyplot, so there is
-no global state and no GUI backend): the live polar chart of person 0 and the report's
-emotion-over-time chart. Both return BGR uint8 images of exactly the requested size.
+"""Every chart, drawn with matplotlib's Agg canvas (a Figure of our own, never pyplot, so
+there is no global state and no GUI backend): the live polar chart of person 0, and the
+report's emotion-over-time and distribution charts. Each returns a BGR uint8 image of
+exactly the requested size, and all use one colour per emotion (`emotion_colours`).
 
 The polar chart is redrawn while the capture loop runs, so it keeps one figure and
 blits: the axes, grid and labels are rendered once and cached; a redraw restores that
@@ -10,26 +11,33 @@ background and draws only the data polygon, the "now" line and the title.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from acting_mirror.render import RenderError, check_size
 
 DPI = 100
-# Colours per emotion (the FER-2013 names); other labels take tab10 colours by position.
+# One colour per emotion, by the model's display names; other labels take tab10 colours by position.
 EMOTION_COLOURS = {
-    "angry": "#d62728", "disgust": "#2ca02c", "fear": "#9467bd", "happy": "#f2b701",
-    "sad": "#1f77b4", "surprise": "#17becf", "neutral": "#8c8c8c",
+    "angry": "#d62728", "disgust": "#6b8e23", "scared": "#9467bd", "happy": "#e6b400",
+    "sad": "#1f77b4", "surprised": "#ff7f0e", "neutral": "#7f7f7f",
 }
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+NO_FACE_COLOUR = "#d9d9d9"
 MEAN_COLOUR = "#1f77b4"   # filled polygon: mean over the whole history
 NOW_COLOUR = "#e8590c"    # line: mean over the recent rows
 MEAN_ALPHA = 0.35
+MAX_CHART_POINTS = 600    # a longer run is averaged into this many points over time
+MAX_NUMBERED_CUES = 60    # more cues than this are drawn but not numbered (unreadable anyway)
 
 
 def emotion_colour(label: str, index: int) -> str:
     return EMOTION_COLOURS.get(label.lower(), TAB10[index % len(TAB10)])
+
+
+def emotion_colours(labels: Sequence[str]) -> list[str]:
+    return [emotion_colour(label, i) for i, label in enumerate(labels)]
 
 
 def as_probability_rows(probabilities, labels: Sequence[str], name: str = "probabilities") -> np.ndarray:
@@ -163,49 +171,161 @@ class ThrottledGraph:
         return self._image
 
 
-def emotion_over_time_chart(times: np.ndarray, probabilities: np.ndarray, labels: Sequence[str],
-                            size: tuple[int, int] = (900, 300), shaded_spans: Sequence[tuple] = (),
-                            title: str = "Person 0: emotions over time", stacked: bool = True) -> np.ndarray:
-    """Each emotion's probability over `times` (seconds), stacked areas or one line per emotion,
-    -> BGR uint8 (height, width, 3) for size (width, height).
+def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], labels: Sequence[str],
+                            size: tuple[int, int] = (960, 460), fps: float = 0.0,
+                            cue_spans: Sequence[tuple[float, float, str, str]] = ()) -> np.ndarray:
+    """Person 0 over time -> BGR: one lane per emotion, each filled up to its probability
+    on its own 0-100% scale (so an emotion that stays low still reads: it is not squashed
+    under the strongest one; gaps where there was no face), a strip of the label shown on
+    screen below, and, with `cue_spans` ((start_s, end_s, colour, text) each), a row of
+    numbered cue bands above. The strip's legend lists only the labels it shows."""
+    from matplotlib.patches import Patch
 
-    `shaded_spans` holds (start_s, end_s, colour) or (start_s, end_s, colour, alpha) tuples, e.g.
-    the script's cues; colours are matplotlib colours ("tab:green", "#88cc88"). Each span tints
-    the chart with `alpha` (default 0.25) and shows as a solid strip along the top."""
     labels = tuple(labels)
-    rows = as_probability_rows(probabilities, labels)
-    times = np.asarray(times, dtype=float).reshape(-1)
-    if len(times) != len(rows):
-        raise RenderError(f"emotion chart: {len(times)} times but {len(rows)} probability rows")
-    size = check_size(size)
+    times = np.asarray(times, float).reshape(-1)
+    rows = np.asarray(probabilities, float).reshape(len(times), len(labels))
+    if len(shown) != len(times):
+        raise RenderError(f"emotion chart: {len(times)} times but {len(shown)} shown labels")
+    colours = emotion_colours(labels)
+    colour_of = dict(zip(labels, colours, strict=True))
     figure, canvas = _new_figure(size)
-    ax = figure.add_axes((0.07, 0.16, 0.75, 0.72))
-    colours = [emotion_colour(label, i) for i, label in enumerate(labels)]
-    if len(rows):
-        if stacked:
-            ax.stackplot(times, rows.T, labels=labels, colors=colours, alpha=0.85)
-        else:
-            for i, label in enumerate(labels):
-                ax.plot(times, rows[:, i], color=colours[i], label=label, linewidth=1.5)
-        if len(times) > 1 and times[-1] > times[0]:
-            ax.set_xlim(times[0], times[-1])
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    ratios = (0.6 if cue_spans else 0.001, 10, 0.7)
+    grid = figure.add_gridspec(3, 1, height_ratios=ratios, hspace=0.1, left=0.1, right=0.84, top=0.91,
+                               bottom=0.11)
+    cue_axes, lane_axes, strip_axes = (figure.add_subplot(grid[i]) for i in range(3))
+    lane_axes.sharex(strip_axes)
+    cue_axes.sharex(strip_axes)
+
+    period = 1.0 / fps if fps > 0 else (float(np.median(np.diff(times))) if len(times) > 1 else 1.0)
+    left = float(times[0]) if len(times) else 0.0
+    right = float(times[-1]) + period if len(times) else 1.0
+
+    # the lanes, top to bottom in label order; steps, so each frame holds its values until the next
+    bin_times, bin_rows = _binned(times, rows, MAX_CHART_POINTS)
+    edges = np.append(bin_times, right)
+    present = np.append(~np.isnan(bin_rows).any(axis=1), False)
+    lane_height = 0.86
+    for lane, colour in enumerate(colours):
+        base = len(labels) - 1 - lane
+        values = np.append(np.nan_to_num(bin_rows[:, lane]), 0.0) if len(bin_times) else np.zeros(1)
+        if len(bin_times):
+            lane_axes.fill_between(edges, base, base + lane_height * values, step="post", where=present,
+                                   color=colour, linewidth=0)
+        lane_axes.axhline(base, color=colour, linewidth=1.2)
+        lane_axes.axhline(base + lane_height, color="#dddddd", linewidth=0.6, zorder=0)  # the lane's 100%
+    lane_axes.set_ylim(-0.1, len(labels))
+    lane_axes.set_yticks(np.arange(len(labels)) + lane_height / 2, labels[::-1], fontsize=9)
+    for tick, colour in zip(lane_axes.get_yticklabels(), colours[::-1], strict=True):
+        tick.set_color(colour)
+    lane_axes.set_xlim(left, right)
+    lane_axes.tick_params(labelbottom=False, labelsize=8)
+    lane_axes.grid(axis="x", alpha=0.3)
+    if not len(times):
+        lane_axes.text(0.5, 0.5, "no data", transform=lane_axes.transAxes, ha="center", va="center", fontsize=12,
+                       color="#555555")
+
+    # the cues: one band each, coloured by how well it went, numbered while few enough to read. One bar
+    # collection per colour and one set of start lines, so the cost stays flat however many cues a script
+    # has (10,000 cues drawn one by one took minutes)
+    bands: dict[str, list[tuple[float, float]]] = {}
+    for start, end, colour, _ in cue_spans:
+        bands.setdefault(colour, []).append((start, max(0.0, end - start)))
+    for colour, bars in bands.items():
+        cue_axes.broken_barh(bars, (0, 1), facecolors=colour, alpha=0.85, linewidth=0)
+    if cue_spans:
+        lane_axes.vlines([span[0] for span in cue_spans], 0, 1, transform=lane_axes.get_xaxis_transform(),
+                         colors="#222222", alpha=0.5, linewidth=0.8)
+    visible = [span for span in cue_spans if span[1] > left and span[0] < right]
+    if len(visible) <= MAX_NUMBERED_CUES:
+        for start, end, _, text in visible:
+            cue_axes.text((max(start, left) + min(end, right)) / 2, 0.5, text, ha="center", va="center",
+                          fontsize=8, color="white", fontweight="bold", clip_on=True)
+    cue_axes.set_ylim(0, 1)
+    cue_axes.set_yticks([])
+    cue_axes.tick_params(labelbottom=False, bottom=False)
+    if cue_spans:
+        cue_axes.set_ylabel("cues", rotation=0, ha="right", va="center", fontsize=9)
     else:
-        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", fontsize=12, color="#555555")
-    top = 1.08  # room above 100% for the span strips
-    for span in shaded_spans:
-        if len(span) not in (3, 4):
-            raise RenderError(f"emotion chart: a shaded span is (start, end, colour[, alpha]), got {span!r}")
-        start, end, colour = float(span[0]), float(span[1]), span[2]
-        alpha = float(span[3]) if len(span) == 4 else 0.25
-        # over stacked areas the tint must lie on top to show; under lines it must not hide them
-        ax.axvspan(start, end, ymax=1 / top, color=colour, alpha=alpha, lw=0, zorder=3 if stacked else 0.5)
-        ax.axvspan(start, end, ymin=1 / top, color=colour, alpha=0.9, lw=0, zorder=3)
-    ax.set_ylim(0, top)
-    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-    ax.set_xlabel("time (s)", fontsize=9)
-    ax.set_ylabel("probability", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.set_title(title, fontsize=10)
+        cue_axes.set_visible(False)
+
+    # the strip: the label shown on screen, run by run (one bar collection per label: fast for long runs)
+    ends = np.append(times[1:], times[-1] + period) if len(times) else times
+    runs: dict[str | None, list[tuple[float, float]]] = {}
+    run_start = 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or shown[i] != shown[run_start]:
+            runs.setdefault(shown[run_start], []).append((times[run_start], ends[i - 1] - times[run_start]))
+            run_start = i
+    for label, bars in runs.items():
+        strip_axes.broken_barh(bars, (0, 1), facecolors=colour_of.get(label, NO_FACE_COLOUR), linewidth=0)
+    strip_axes.set_ylim(0, 1)
+    strip_axes.set_yticks([])
+    strip_axes.set_ylabel("shown", rotation=0, ha="right", va="center", fontsize=9)
+    strip_axes.set_xlabel("time (s)", fontsize=9)
+    strip_axes.tick_params(labelsize=8)
+    figure.text(0.1, 0.955, "Emotions of person 0 over time (each lane 0-100%)", fontsize=11, va="bottom")
+
+    handles = [Patch(color=colour_of[label], label=label) for label in labels if label in runs]
+    if None in runs:
+        handles.append(Patch(color=NO_FACE_COLOUR, label="no face"))
+    if handles:
+        strip_axes.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), frameon=False,
+                          fontsize=8, title="shown", title_fontsize=8)
     canvas.draw()
-    return _canvas_to_bgr(canvas, size)
+    return _canvas_to_bgr(canvas, check_size(size))
+
+
+def _binned(times: np.ndarray, values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Average a long series into at most `points` bins, so a long rehearsal reads as a
+    trend rather than noise; a bin with no face stays NaN (a gap)."""
+    if len(times) <= points:
+        return times, values
+    size = -(-len(times) // points)
+    padded = -len(times) % size
+    present = ~np.isnan(values)
+    sums = np.pad(np.where(present, values, 0.0), ((0, padded), (0, 0))).reshape(-1, size, values.shape[1]).sum(1)
+    counts = np.pad(present, ((0, padded), (0, 0))).reshape(-1, size, values.shape[1]).sum(1)
+    means = np.full(sums.shape, np.nan)
+    np.divide(sums, counts, out=means, where=counts > 0)
+    bin_times = np.pad(times, (0, padded), mode="edge").reshape(-1, size)[:, 0]
+    return bin_times, means
+
+
+def emotion_distribution_chart(share: Mapping[str, float], mean_probabilities, labels: Sequence[str],
+                               size: tuple[int, int] = (460, 460)) -> np.ndarray:
+    """Person 0's emotion distribution, polar -> BGR: a wedge per emotion for its share of
+    the face frames (in the emotion's colour), a dashed outline for the mean probability.
+    The legend names the emotions that have a wedge, in their wedge's colour."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    labels = tuple(labels)
+    colours = emotion_colours(labels)
+    figure, canvas = _new_figure(size)
+    axes = figure.add_axes((0.12, 0.2, 0.76, 0.66), projection="polar")
+    angles = np.linspace(0, 2 * np.pi, len(labels), endpoint=False)
+    values = np.array([share.get(label, 0.0) for label in labels])
+    axes.bar(angles, values, width=2 * np.pi / len(labels) * 0.8, color=colours, alpha=0.85, edgecolor="white")
+    handles = [Patch(facecolor=colour, alpha=0.85, label=f"{label} {value:.0%}")
+               for label, colour, value in zip(labels, colours, values, strict=True) if value > 0]
+    top = max(0.1, float(values.max()) if len(values) else 0.0)
+    if mean_probabilities is not None:
+        mean_probabilities = np.asarray(mean_probabilities, float)
+        closed = np.append(angles, angles[0])
+        axes.plot(closed, np.append(mean_probabilities, mean_probabilities[0]), color="#222222", linestyle="--",
+                  linewidth=1.2)
+        handles.append(Line2D([], [], color="#222222", linestyle="--", label="mean probability"))
+        top = max(top, float(np.max(mean_probabilities)))
+    axes.set_ylim(0, min(1.0, top * 1.1))
+    axes.set_xticks(angles, labels, fontsize=9)
+    axes.yaxis.set_major_locator(MaxNLocator(4))
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    axes.set_rlabel_position(180 / len(labels))  # between the first two wedges
+    axes.tick_params(axis="y", labelsize=8, labelcolor="#555555")
+    figure.text(0.5, 0.97, "Emotion distribution, person 0 (share of face frames)", ha="center", va="top",
+                fontsize=10)
+    if handles:
+        figure.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, fontsize=8)
+    canvas.draw()
+    return _canvas_to_bgr(canvas, check_size(size))
