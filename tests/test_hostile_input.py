@@ -151,7 +151,7 @@ def test_ffmpeg_only_gets_the_protocols_of_the_input_kind(tmp_path, clip, http_s
 @pytest.mark.parametrize("index", ["-1", "99999999999999999999", "100"])
 def test_camera_index_out_of_range_gets_a_line(tmp_path, index):
     result = run_cli("--camera", index, "--no-display", cwd=tmp_path, timeout=60)
-    assert result.returncode == 2, result.stderr  # -1 used to kill the process with a segfault
+    assert result.returncode == 1, result.stderr  # a camera that cannot be opened (-1 used to segfault)
     assert_one_line_error(result, "camera index", "between 0 and 99")
 
 
@@ -224,20 +224,20 @@ def test_ten_thousand_cues_draw_in_a_bounded_number_of_artists():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from acting_mirror.report import shade_spans
+    from acting_mirror.render.graph import draw_cue_bands
 
     colours = ("#2e9d4a", "#e69500", "#d0453a", "#999999")
     spans = [(i * 0.5, i * 0.5 + 0.5, colours[i % 4], str(i + 1)) for i in range(10_000)]
     figure = Figure()
     FigureCanvasAgg(figure)
     lines_axes, strip_axes = figure.subplots(2, 1)
-    shade_spans(lines_axes, strip_axes, spans, 0.0, 5000.0)
+    draw_cue_bands(strip_axes, lines_axes, spans, 0.0, 5000.0)
     artists = sum(len(axes.collections) + len(axes.patches) + len(axes.lines) + len(axes.texts)
                   for axes in (lines_axes, strip_axes))
     assert artists <= 3 * len(colours)  # one by one it was 40,000 artists and minutes of drawing
     few = Figure().subplots(2, 1)
-    shade_spans(*few, spans[:5], 0.0, 5000.0)
-    assert [text.get_text() for text in few[0].texts] == ["1", "2", "3", "4", "5"]  # few cues keep their numbers
+    draw_cue_bands(few[1], few[0], spans[:5], 0.0, 5000.0)
+    assert [text.get_text() for text in few[1].texts] == ["1", "2", "3", "4", "5"]  # few cues keep their numbers
 
 
 # -- 16. wording: the real cause and the path ------------------------------------------------
@@ -246,7 +246,7 @@ def test_ten_thousand_cues_draw_in_a_bounded_number_of_artists():
 def test_report_command_on_a_file_says_it_is_a_file(tmp_path):
     (tmp_path / "timeline.csv").write_text("frame,time_s\n")
     result = run_cli("report", "timeline.csv", cwd=tmp_path)
-    assert result.returncode == 2 and "timeline.csv is a file, not a report directory" in result.stderr
+    assert result.returncode == 1 and "timeline.csv is a file, not a report directory" in result.stderr
 
 
 def test_model_option_on_a_folder_says_it_is_a_folder(tmp_path, clip):
@@ -271,7 +271,7 @@ def test_debug_mode_keeps_the_traceback_of_a_broad_except(tmp_path, http_server)
     quiet = run_cli("--url", url, "--no-display", cwd=tmp_path)
     assert_one_line_error(quiet, "missing.mp4")
     debug = run_cli("--url", url, "--no-display", cwd=tmp_path, env={"ACTING_MIRROR_DEBUG": "1"})
-    assert debug.returncode == 2
+    assert debug.returncode == 1
     assert "Traceback" in debug.stderr and "yt_dlp" in debug.stderr  # where the failure really came from
     assert debug.stderr.rstrip().splitlines()[-1].startswith("acting-mirror: error: cannot resolve URL")
 

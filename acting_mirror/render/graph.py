@@ -224,22 +224,7 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
         lane_axes.text(0.5, 0.5, "no data", transform=lane_axes.transAxes, ha="center", va="center", fontsize=12,
                        color="#555555")
 
-    # the cues: one band each, coloured by how well it went, numbered while few enough to read. One bar
-    # collection per colour and one set of start lines, so the cost stays flat however many cues a script
-    # has (10,000 cues drawn one by one took minutes)
-    bands: dict[str, list[tuple[float, float]]] = {}
-    for start, end, colour, _ in cue_spans:
-        bands.setdefault(colour, []).append((start, max(0.0, end - start)))
-    for colour, bars in bands.items():
-        cue_axes.broken_barh(bars, (0, 1), facecolors=colour, alpha=0.85, linewidth=0)
-    if cue_spans:
-        lane_axes.vlines([span[0] for span in cue_spans], 0, 1, transform=lane_axes.get_xaxis_transform(),
-                         colors="#222222", alpha=0.5, linewidth=0.8)
-    visible = [span for span in cue_spans if span[1] > left and span[0] < right]
-    if len(visible) <= MAX_NUMBERED_CUES:
-        for start, end, _, text in visible:
-            cue_axes.text((max(start, left) + min(end, right)) / 2, 0.5, text, ha="center", va="center",
-                          fontsize=8, color="white", fontweight="bold", clip_on=True)
+    draw_cue_bands(cue_axes, lane_axes, cue_spans, left, right)
     cue_axes.set_ylim(0, 1)
     cue_axes.set_yticks([])
     cue_axes.tick_params(labelbottom=False, bottom=False)
@@ -273,6 +258,27 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
                           fontsize=8, title="shown", title_fontsize=8)
     canvas.draw()
     return _canvas_to_bgr(canvas, check_size(size))
+
+
+def draw_cue_bands(cue_axes, lane_axes, cue_spans: Sequence[tuple[float, float, str, str]], left: float,
+                   right: float) -> None:
+    """The cues: one band each on `cue_axes`, coloured by how well it went, with a start line on
+    `lane_axes`, numbered while few enough to read. One bar collection per colour and one set of
+    start lines, so the cost stays flat however many cues a script has (10,000 cues drawn one by
+    one took minutes)."""
+    bands: dict[str, list[tuple[float, float]]] = {}
+    for start, end, colour, _ in cue_spans:
+        bands.setdefault(colour, []).append((start, max(0.0, end - start)))
+    for colour, bars in bands.items():
+        cue_axes.broken_barh(bars, (0, 1), facecolors=colour, alpha=0.85, linewidth=0)
+    if cue_spans:
+        lane_axes.vlines([span[0] for span in cue_spans], 0, 1, transform=lane_axes.get_xaxis_transform(),
+                         colors="#222222", alpha=0.5, linewidth=0.8)
+    visible = [span for span in cue_spans if span[1] > left and span[0] < right]
+    if len(visible) <= MAX_NUMBERED_CUES:
+        for start, end, _, text in visible:
+            cue_axes.text((max(start, left) + min(end, right)) / 2, 0.5, text, ha="center", va="center",
+                          fontsize=8, color="white", fontweight="bold", clip_on=True)
 
 
 def _binned(times: np.ndarray, values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
