@@ -49,6 +49,11 @@ class Pipeline:
             text += f", every {self.every_n_frames} frames"
         return text
 
+    def restart(self) -> None:
+        """Forget the carried faces: the next frame is detected (a new source starts)."""
+        self._detections = []
+        self._frames_since_detection = self.every_n_frames
+
     def process(self, frame: Frame) -> FrameResult:
         import cv2
 

@@ -144,7 +144,8 @@ def test_every_crowd_face_found_once(detectors, kind, scenario, size):
     assert len(found) == len(layout) == 20
     for patch in layout:
         cx, cy = face_centre(patch)
-        hits = [d for d in found if abs(d.box.center[0] - cx) < patch[2] * 0.2 and abs(d.box.center[1] - cy) < patch[2] * 0.2]
+        hits = [d for d in found
+                if abs(d.box.center[0] - cx) < patch[2] * 0.2 and abs(d.box.center[1] - cy) < patch[2] * 0.2]
         assert len(hits) == 1
 
 
@@ -163,7 +164,7 @@ def test_yunet_finds_the_demo_face_upright_and_rolled(detectors, degrees):
     assert math.dist(found[0].box.center, centre) < 0.2 * w
     # rotated() turns counter-clockwise as seen, which lifts the eye line on the right: the angle falls
     change = eye_angle(found[0].landmarks) - eye_angle(upright.landmarks)
-    assert 0.3 < -change / degrees < 1.5
+    assert 0.2 < -change / degrees < 1.5
 
 
 def test_haar_misses_the_strongly_rolled_face_yunet_finds(detectors):
@@ -321,3 +322,34 @@ def test_missing_or_corrupt_onnx_is_one_line_naming_the_file(tmp_path):
         with pytest.raises(DetectorError, match=f"{corrupt} could not be loaded") as error:
             YuNetDetector(YuNetConfig(model=str(corrupt)))
         assert "\n" not in str(error.value) and len(str(error.value)) < 400
+
+
+# -- the pipeline around the detector ----------------------------------------------
+
+
+def test_detecting_every_n_frames_carries_the_faces_between(detectors):
+    from acting_mirror.app import build_pipeline
+    from acting_mirror.config import Config
+    from acting_mirror.types import Frame
+
+    pipeline = build_pipeline(Config().override(detector={"every_n_frames": 3}))
+    calls = []
+    detect = pipeline.detector.detect
+    pipeline.detector.detect = lambda image: calls.append(1) or detect(image)
+    frames = list(demo.synth_frames("mixed crowd", 7, (800, 1000)))
+    results = [pipeline.process(Frame(image, index, index / 10)) for index, image in enumerate(frames)]
+    assert len(calls) == 3  # frames 0, 3 and 6
+    assert all(len(result.faces) == 20 for result in results)
+    assert [f.box for f in results[2].faces] == [f.box for f in results[0].faces]  # carried, not re-detected
+    assert {f.track_id for f in results[6].faces} == {f.track_id for f in results[0].faces}  # ids kept
+    assert "every 3 frames" in pipeline.describe()
+    pipeline.restart()
+    pipeline.process(Frame(frames[0], 0, 0.0))
+    assert len(calls) == 4  # a new source is detected at once
+
+
+def test_eye_level_crops_are_named_in_the_description():
+    from acting_mirror.app import build_pipeline
+    from acting_mirror.config import Config
+
+    assert build_pipeline(Config().override(detector={"align": True})).describe().endswith("eye-level crops")
