@@ -128,7 +128,7 @@ def eye_angle(landmarks: tuple[tuple[float, float], ...]) -> float:
 
 def fer_framing(raw: np.ndarray) -> tuple[float, float, float]:
     """A YuNet row mapped to frame pixels (x, y, w, h, 5 landmarks) -> the FER-2013 framing
-    square (centre x, centre y, side): the calibrated mapping of the module docstring."""
+    square (centre x, centre y, side): the calibrated mapping of FRAMING_SCALE and FRAMING_SHIFT."""
     x, y, w, h = raw[:4]
     return x + w / 2, y + h / 2 + FRAMING_SHIFT * h, FRAMING_SCALE * (w + h) / 2
 
