@@ -70,3 +70,12 @@ def test_degenerate_frames_run_cleanly(tmp_path, kind):
     result = run_cli("--video", "strip.avi", "--no-display", "--detector", kind, "--output", "o.avi", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "5 frames" in result.stdout and "person 0 in 0 frames" in result.stdout
+
+
+def test_the_python_api_takes_the_detector_and_names_it(rolled_clip):
+    from acting_mirror import analyze
+
+    runs = {kind: analyze(rolled_clip, detector=kind) for kind in ("yunet", "haar")}
+    assert runs["yunet"].run.detector.startswith("yunet (") and runs["haar"].run.detector.startswith("haar (")
+    # the rolled head: YuNet keeps it in every frame, Haar loses it in some
+    assert runs["yunet"].timeline.face_frames(0) == 21 > runs["haar"].timeline.face_frames(0)
