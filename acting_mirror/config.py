@@ -5,6 +5,7 @@ Unknown keys and bad values raise ConfigError naming the key (`detector.scale_fa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
