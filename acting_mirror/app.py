@@ -21,41 +21,67 @@ from acting_mirror.types import Frame, FrameResult
 
 
 class Pipeline:
-    """Per-frame analysis: detection, batched classification, tracking."""
+    """Per-frame analysis: detection, batched classification, tracking.
 
-    def __init__(self, detector, classifier, tracker):
+    With `every_n_frames` > 1 the detector runs on every Nth frame only; the frames
+    between reuse its last faces (the tracker keeps their ids, the classifier still
+    reads each frame's crops), which a crowd in a big frame may need to stay fast."""
+
+    def __init__(self, detector, classifier, tracker, align: bool = False, every_n_frames: int = 1):
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
+        self.align = align
+        self.every_n_frames = every_n_frames
+        self._detections: list = []
+        self._frames_since_detection = every_n_frames  # detect on the first frame
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
+
+    def describe(self) -> str:
+        """The detector that runs, for the end-of-run summary."""
+        text = self.detector.describe()
+        if self.align:
+            text += ", eye-level crops"
+        if self.every_n_frames > 1:
+            text += f", every {self.every_n_frames} frames"
+        return text
+
+    def restart(self) -> None:
+        """Forget the carried faces: the next frame is detected (a new source starts)."""
+        self._detections = []
+        self._frames_since_detection = self.every_n_frames
 
     def process(self, frame: Frame) -> FrameResult:
         import cv2
 
         from acting_mirror.detect import crop_faces
 
+        if self._frames_since_detection >= self.every_n_frames:
+            self._detections = self.detector.detect(frame.image)
+            self._frames_since_detection = 0
+        self._frames_since_detection += 1
+        detections = self._detections
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        boxes = self.detector.detect(gray)
-        crops = crop_faces(gray, boxes, self.classifier.input_size)
+        crops = crop_faces(gray, detections, self.classifier.input_size, self.align)
         probabilities = self.classifier.classify(crops)  # every face of the frame in one call
-        faces = self.tracker.update(boxes, probabilities, frame.time_s)
+        faces = self.tracker.update([d.box for d in detections], probabilities, frame.time_s)
         return FrameResult(frame.index, frame.time_s, faces)
 
 
 def build_pipeline(config: Config) -> Pipeline:
-    from acting_mirror.detect import FaceDetector
+    from acting_mirror.detect import build_detector
     from acting_mirror.model import load_classifier
     from acting_mirror.track import FaceTracker
 
     classifier = load_classifier(config.model.path, config.model.backend, config.model.threads,
                                  config.model.quantized, config.model.test_time_views,
                                  config.model.views_max_faces)
-    detector = FaceDetector(config.detector)
+    detector = build_detector(config.detector)
     tracker = FaceTracker(classifier.labels, config.tracking)
-    return Pipeline(detector, classifier, tracker)
+    return Pipeline(detector, classifier, tracker, config.detector.align, config.detector.every_n_frames)
 
 
 class FpsMeter:
@@ -245,6 +271,7 @@ class RunSummary:
     stopped_by: StopReason = StopReason.END_OF_INPUT
     stop_detail: str | None = None  # why the input ended early (a truncated file, a broken stream)
     skipped_frames: int = 0         # damaged frames the source skipped
+    detector: str = ""              # the detector that ran, as the summary names it
 
     @property
     def mean_fps(self) -> float:
@@ -264,6 +291,8 @@ class RunSummary:
         if self.person0_share:
             shares = sorted(self.person0_share.items(), key=lambda kv: kv[1], reverse=True)
             lines.append("person 0: " + ", ".join(f"{label} {share:.0%}" for label, share in shares if share > 0))
+        if self.detector:
+            lines.append(f"detector: {self.detector}")
         if self.output and self.output_failed:
             lines.append(f"video: {self.output} is incomplete (see the error)")
         elif self.output:
@@ -324,7 +353,7 @@ class MirrorApp:
 
             self.player = CuePlayer(script, manual=self.live)
         self.graph = None
-        self.summary = RunSummary()
+        self.summary = RunSummary(detector=pipeline.describe())
         self._last_result: FrameResult | None = None
 
     # -- the loop -------------------------------------------------------

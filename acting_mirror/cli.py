@@ -57,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help=argparse.SUPPRESS)  # the original app's spelling
     view.add_argument("--no-display", action="store_true", help="no windows; a file runs as fast as it can")
 
+    from acting_mirror.config import DETECTOR_KINDS, DetectorConfig
+
+    faces = parser.add_argument_group("face detection")
+    faces.add_argument("--detector", choices=DETECTOR_KINDS,
+                       help=f"yunet: OpenCV's YuNet (small, turned and rolled faces, eye landmarks); haar: the "
+                            f"original app's Haar cascade (frontal, upright faces). Default: detector.kind in "
+                            f"config.yaml ({DetectorConfig().kind} as shipped). The end-of-run summary names the "
+                            f"detector that ran")
+
     model = parser.add_argument_group("model")
     model.add_argument("--model", metavar="PATH", help="model metadata JSON (default: from config.yaml)")
     model.add_argument("--backend", choices=("tflite", "keras"), help="inference backend")
@@ -129,7 +138,8 @@ def make_config(args, log=None):
     if args.report:
         output["report_dir"] = args.report
     source = {"max_frames": args.max_frames} if args.max_frames is not None else {}
-    return config.override(display=display, model=model, output=output, source=source)
+    detector = {"kind": args.detector} if args.detector else {}
+    return config.override(display=display, model=model, output=output, source=source, detector=detector)
 
 
 def open_source(args, config, log):
@@ -226,6 +236,8 @@ def _print_image(analysis) -> None:
               f"x={face.box.x} y={face.box.y} w={face.box.w} h={face.box.h}")
     if not faces:
         print("no face found")
+    if analysis.run.detector:
+        print(f"detector: {analysis.run.detector}")
     if analysis.run.output:
         print(f"annotated image: {analysis.run.output}")
     if analysis.run.report:  # --report with a photo: a one-frame report

@@ -5,6 +5,7 @@ Unknown keys and bad values raise ConfigError naming the key (`detector.scale_fa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,20 +26,47 @@ def bounded(default, low, high):
     return field(default=default, metadata={"range": (low, high)})
 
 
+DETECTOR_KINDS = ("yunet", "haar")
+YUNET_INPUT_SIZES = (320, 640)
+
+
 @dataclass(frozen=True)
-class DetectorConfig:
+class YuNetConfig:
+    input_size: int = 320          # 320 or 640: the shipped ONNX file the frame is letterboxed into
+    model: str = ""                # another YuNet ONNX file ("": the shipped one for input_size)
+    score_threshold: float = bounded(0.6, 0.05, 0.99)  # faces scoring below this are dropped
+    nms_threshold: float = bounded(0.3, 0.05, 0.95)    # overlapping boxes above this IoU are merged
+    top_k: int = bounded(5000, 1, 5000)  # candidate boxes kept before overlapping ones are merged (OpenCV's default)
+
+    def validate(self, section: str = "detector.yunet") -> None:
+        _check(self.input_size in YUNET_INPUT_SIZES, f"{section}.input_size", "must be 320 or 640")
+
+
+@dataclass(frozen=True)
+class HaarConfig:
     cascade: str = "haarcascade_frontalface_default.xml"  # file name or path
-    scale_factor: float = 1.1
+    scale_factor: float = bounded(1.1, 1.01, 2.0)  # an infinite one hung detectMultiScale
     min_neighbors: int = bounded(5, 0, 1000)
     min_size: int = bounded(40, 8, 10_000)  # smallest face side, in full-resolution pixels
     detection_width: int = bounded(400, 0, 20_000)  # frames wider than this are shrunk for detection (0: never)
 
-    def validate(self) -> None:
-        _check(self.scale_factor > 1.0, "detector.scale_factor", "must be > 1.0")
-        _check(self.min_neighbors >= 0, "detector.min_neighbors", "must be >= 0")
-        _check(self.min_size >= 8, "detector.min_size", "must be >= 8 pixels")
-        _check(self.detection_width == 0 or self.detection_width >= 160, "detector.detection_width",
+    def validate(self, section: str = "detector.haar") -> None:
+        _check(self.detection_width == 0 or self.detection_width >= 160, f"{section}.detection_width",
                "must be 0 (full resolution) or >= 160")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    kind: str = "yunet"           # yunet (landmarks, finds turned and small faces) or haar (the original app's)
+    align: bool = True            # turn each crop so the eyes are level (needs landmarks: yunet)
+    every_n_frames: int = bounded(1, 1, 30)  # detect on every Nth frame; the frames between keep the last boxes
+    yunet: YuNetConfig = field(default_factory=YuNetConfig)
+    haar: HaarConfig = field(default_factory=HaarConfig)
+
+    def validate(self) -> None:
+        _check(self.kind in DETECTOR_KINDS, "detector.kind", f"must be {' or '.join(DETECTOR_KINDS)}")
+        self.yunet.validate()
+        self.haar.validate()
 
 
 @dataclass(frozen=True)
@@ -144,6 +172,9 @@ def _check_numbers(values, section: str) -> None:
     """Every number finite and within its field's range (see `bounded`)."""
     for item in fields(values):
         value = getattr(values, item.name)
+        if dataclasses.is_dataclass(value):  # a sub-section such as detector.haar
+            _check_numbers(value, f"{section}.{item.name}")
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         key = f"{section}.{item.name}"
@@ -188,6 +219,11 @@ def _section_from_dict(cls, values, section: str, base=None):
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"config: unknown key {section}.{_cut(key)} (known: {', '.join(known)})")
+        nested = known[key].default_factory if known[key].default_factory is not dataclasses.MISSING else None
+        if nested is not None and dataclasses.is_dataclass(nested):  # a sub-section such as detector.haar
+            kwargs[key] = _section_from_dict(nested, value, f"{section}.{key}",
+                                             base=getattr(base, key) if base is not None else None)
+            continue
         wanted = {"str": str, "int": int, "float": float, "bool": bool}[str(known[key].type)]
         kwargs[key] = _coerce(value, wanted, f"{section}.{key}")
     return replace(base, **kwargs) if base is not None else cls(**kwargs)

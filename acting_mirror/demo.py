@@ -22,7 +22,8 @@ ASTRONAUT_FILE = "assets/astronaut.png"  # relative to the package folder
 ASTRONAUT_FACE = (177, 66, 95, 95)
 PATCH_MARGIN = 0.5
 
-SCENARIOS = ("one", "two", "leave", "crowd", "none", "demo")
+SCENARIOS = ("one", "two", "leave", "crowd", "none", "demo", "mixed crowd", "roll")
+ROLL_DEGREES = 30.0  # the "roll" scenario turns the head between -30 and +30 degrees
 
 
 def astronaut_bgr() -> np.ndarray:
@@ -76,6 +77,23 @@ def face_layout(scenario: str, index: int, count: int, width: int, height: int) 
     t = index / max(1, count - 1)
     if scenario == "none":
         return []
+    if scenario == "mixed crowd":
+        # 20 faces of different sizes in a 5 x 4 grid, each swaying a little (a crowd that is not a test card):
+        # faces span 0.375-0.56 of the grid cell's short side (60-90 px in an 800x1000 frame)
+        cols, rows = 5, 4
+        cell_w, cell_h = width / cols, height / rows
+        layout = []
+        for k in range(cols * rows):
+            r, c = divmod(k, cols)
+            side = int(min(cell_w, cell_h) * (0.75 + 0.37 * ((k * 7) % 20) / 19))
+            sway_x = 0.06 * cell_w * math.sin(2 * math.pi * (t + k / 20))
+            sway_y = 0.04 * cell_h * math.cos(2 * math.pi * (t + k / 13))
+            layout.append((int((c + 0.5) * cell_w - side / 2 + sway_x), int((r + 0.5) * cell_h - side / 2 + sway_y),
+                           side))
+        return layout
+    if scenario == "roll":
+        side = int(min(width, height) * 0.6)
+        return [((width - side) // 2, (height - side) // 2, side)]
     if scenario == "crowd":
         cols, rows = 5, 4
         side = min(width // cols, height // rows) - 8
@@ -111,6 +129,21 @@ def face_layout(scenario: str, index: int, count: int, width: int, height: int) 
     raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
 
 
+def roll_angle(index: int, count: int) -> float:
+    """The "roll" scenario's head angle in frame `index` of `count`, degrees (counter-clockwise as seen)."""
+    return ROLL_DEGREES * math.sin(2 * math.pi * index / max(1, count - 1))
+
+
+def rotated(image: np.ndarray, degrees: float, centre: tuple[float, float] | None = None) -> np.ndarray:
+    """`image` turned counter-clockwise (as seen) about `centre` (default: its middle); edges repeat."""
+    import cv2
+
+    height, width = image.shape[:2]
+    centre = centre if centre is not None else ((width - 1) / 2, (height - 1) / 2)
+    matrix = cv2.getRotationMatrix2D(centre, degrees, 1.0)
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def synth_frames(scenario: str = "one", count: int = 60, size: tuple[int, int] = (640, 480)) -> Iterator[np.ndarray]:
     """Yield `count` BGR frames of a scenario at `size` (width, height)."""
     import cv2
@@ -125,6 +158,9 @@ def synth_frames(scenario: str = "one", count: int = 60, size: tuple[int, int] =
             if side not in patches:
                 patches[side] = cv2.resize(full_patch, (side, side), interpolation=cv2.INTER_AREA)
             paste(frame, patches[side], x, y)
+        if scenario == "roll":  # the whole frame turns about the face, as a head rolling in front of a camera
+            (x, y, side), = face_layout(scenario, index, count, width, height)
+            frame = rotated(frame, roll_angle(index, count), (x + side / 2, y + side / 2))
         yield frame
 
 

@@ -26,6 +26,18 @@ class Box:
 
 
 @dataclass(frozen=True)
+class Detection:
+    """One face a detector found, in full-resolution frame pixels. `box` frames the face the
+    way the emotion models were trained (FER-2013); `landmarks` are the right eye, left eye,
+    nose tip, right and left mouth corners (the person's right and left) as (x, y), or empty
+    when the detector gives none (Haar)."""
+
+    box: Box
+    landmarks: tuple[tuple[float, float], ...] = ()
+    score: float = 1.0
+
+
+@dataclass(frozen=True)
 class Frame:
     """One picture from a source. `time_s` is video time for files and URLs,
     seconds since start for a camera."""

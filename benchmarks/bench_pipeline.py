@@ -86,8 +86,9 @@ class NullWindows:
         pass
 
 
-def make_config(details: bool, graph: bool, backend: str = "tflite") -> Config:
-    return Config().override(display={"details": details, "graph": graph}, model={"backend": backend})
+def make_config(details: bool, graph: bool, backend: str = "tflite", detector: dict | None = None) -> Config:
+    return Config().override(display={"details": details, "graph": graph}, model={"backend": backend},
+                             detector=detector or {})
 
 
 def run_ours(images, config: Config, pipeline, out_path: Path, repeat: int = 1) -> float:
@@ -97,6 +98,7 @@ def run_ours(images, config: Config, pipeline, out_path: Path, repeat: int = 1) 
     from acting_mirror.track import FaceTracker
 
     pipeline.tracker = FaceTracker(pipeline.labels, config.tracking)
+    pipeline.restart()
     source = ListSource(images, repeat=repeat)
     windows = NullWindows() if (config.display.details or config.display.graph) else None
     video = VideoSink(str(out_path), source.fps, "MJPG")
@@ -185,13 +187,14 @@ def bench_classify(config: Config, crops: np.ndarray, repeats: int) -> dict:
 
 
 def bench_detection(config: Config, images) -> dict:
+    from dataclasses import replace
+
     import cv2
 
-    from acting_mirror.config import DetectorConfig
-    from acting_mirror.detect import FaceDetector
+    from acting_mirror.detect import HaarDetector
 
-    reduced = FaceDetector(config.detector)
-    full = FaceDetector(DetectorConfig(**{**config.detector.__dict__, "detection_width": 0}))
+    reduced = HaarDetector(config.detector.haar)
+    full = HaarDetector(replace(config.detector.haar, detection_width=0))
     grays = [cv2.cvtColor(i, cv2.COLOR_BGR2GRAY) for i in images]
     found = {"reduced": 0, "full": 0}
     timing = {}
@@ -201,13 +204,163 @@ def bench_detection(config: Config, images) -> dict:
             found[name] += len(detector.detect(gray))
         timing[name] = (time.perf_counter() - started) * 1000 / len(grays)
     return {
-        "detection_width": config.detector.detection_width,
+        "detection_width": config.detector.haar.detection_width,
         "ms_per_frame_reduced": timing["reduced"],
         "ms_per_frame_full": timing["full"],
         "faces_reduced": found["reduced"],
         "faces_full": found["full"],
         "found_share": found["reduced"] / found["full"] if found["full"] else float("nan"),
     }
+
+
+# More shapes than the landscape clips: a portrait crowd (faces of 60-90 px), a full-HD
+# crowd, and one head that rolls +-30 degrees. name -> (scenario, size, is a crowd)
+SHAPES = {
+    "portrait crowd 800x1000": ("mixed crowd", (800, 1000), True),
+    "crowd 1920x1080": ("mixed crowd", (1920, 1080), True),
+    "rolled head 1280x720": ("roll", (1280, 720), False),
+}
+DETECTOR_SETTINGS = {
+    "yunet 320": {"kind": "yunet", "yunet": {"input_size": 320}},
+    "yunet 640": {"kind": "yunet", "yunet": {"input_size": 640}},
+    "haar": {"kind": "haar"},
+}
+
+
+def default_setting() -> str:
+    """The DETECTOR_SETTINGS row the app runs by default."""
+    detector = Config().detector
+    return "haar" if detector.kind == "haar" else f"yunet {detector.yunet.input_size}"
+
+
+def match_faces(boxes, layout) -> tuple[int, int]:
+    """(faces found, false faces) of one frame's boxes against the pasted faces (the middle
+    half of each demo patch): a box matches a face when its centre is within 30% of the
+    face's side of the face's centre and its side is 0.6-2.2 times the face's."""
+    used: set[int] = set()
+    for x, y, side in layout:
+        face, centre_x, centre_y = side / 2, x + side / 2, y + side / 2
+        for k, box in enumerate(boxes):
+            box_x, box_y = box.center
+            if k not in used and abs(box_x - centre_x) < 0.3 * face and abs(box_y - centre_y) < 0.3 * face \
+                    and 0.6 * face <= (box.w + box.h) / 2 <= 2.2 * face:
+                used.add(k)
+                break
+    return len(used), len(boxes) - len(used)
+
+
+def bench_detector_on_clip(detector, images, scenario: str, size) -> dict:
+    present = found = false = perfect = 0
+    started = time.perf_counter()
+    detections = [detector.detect(image) for image in images]
+    seconds = time.perf_counter() - started
+    for index, found_here in enumerate(detections):
+        layout = demo.face_layout(scenario, index, len(images), *size)
+        hits, wrong = match_faces([d.box for d in found_here], layout)
+        present, found, false = present + len(layout), found + hits, false + wrong
+        perfect += hits == len(layout) and wrong == 0
+    return {"detect_ms_per_frame": seconds * 1000 / len(images), "faces_present": present, "faces_found": found,
+            "false_faces": false, "frames_all_found_none_false": perfect / len(images)}
+
+
+def bench_pipeline_recall(pipeline, images, scenario: str, size) -> dict:
+    """Faces the whole pipeline reports (detection, and carried boxes when it detects every N frames)."""
+    from acting_mirror.track import FaceTracker
+    from acting_mirror.types import Frame
+
+    pipeline.tracker = FaceTracker(pipeline.labels, Config().tracking)
+    pipeline.restart()
+    present = found = false = perfect = 0
+    for index, image in enumerate(images):
+        result = pipeline.process(Frame(image, index, index / 30))
+        layout = demo.face_layout(scenario, index, len(images), *size)
+        hits, wrong = match_faces([face.box for face in result.faces], layout)
+        present, found, false = present + len(layout), found + hits, false + wrong
+        perfect += hits == len(layout) and wrong == 0
+    return {"faces_present": present, "faces_found": found, "false_faces": false,
+            "frames_all_found_none_false": perfect / len(images)}
+
+
+def bench_shapes(frames: int, reference, tmp: Path) -> dict:
+    """Per shape: each detector's detection time and faces found against faces present, and
+    end-to-end FPS (headless, graph and details off) against the reference in the same run."""
+    from acting_mirror.app import build_pipeline
+    from acting_mirror.detect import build_detector
+
+    results = {}
+    reference_frames = max(5, min(frames, 20))  # the reference runs about 1 FPS on a crowd
+    for shape, (scenario, size, crowd) in SHAPES.items():
+        images = list(demo.synth_frames(scenario, frames, size))
+        reference.history.clear()
+        ref_fps = reference.run(images[:reference_frames], tmp / "ref.avi", details=False, graph=False)
+        row = {"size": list(size), "crowd": crowd, "reference_fps": ref_fps, "detectors": {}}
+        for name, settings in DETECTOR_SETTINGS.items():
+            config = make_config(False, False, detector=settings)
+            detection = bench_detector_on_clip(build_detector(config.detector), images, scenario, size)
+            pipeline = build_pipeline(config)
+            fps = run_ours(images, config, pipeline, tmp / "ours.avi")
+            row["detectors"][name] = {**detection, "ours_fps": fps, "ratio": fps / ref_fps}
+            print(f"  {shape:24s} {name:9s} detect {detection['detect_ms_per_frame']:6.1f} ms, "
+                  f"found {detection['faces_found']}/{detection['faces_present']} "
+                  f"(false {detection['false_faces']}, all found in {detection['frames_all_found_none_false']:.0%} "
+                  f"of frames); end to end {fps:5.1f} FPS, reference {ref_fps:5.2f}, x{fps / ref_fps:.1f}",
+                  flush=True)
+        results[shape] = row
+    return results
+
+
+def bench_every_n(frames: int, tmp: Path, every: int) -> dict:
+    """Detecting every `every` frames on the crowd shapes: end-to-end FPS and recall."""
+    from acting_mirror.app import build_pipeline
+
+    results = {}
+    for shape, (scenario, size, crowd) in SHAPES.items():
+        if not crowd:
+            continue
+        images = list(demo.synth_frames(scenario, frames, size))
+        config = make_config(False, False, detector={"every_n_frames": every})
+        pipeline = build_pipeline(config)
+        fps = run_ours(images, config, pipeline, tmp / "ours.avi")
+        recall = bench_pipeline_recall(pipeline, images, scenario, size)
+        results[shape] = {"every_n_frames": every, "ours_fps": fps, **recall}
+        print(f"  {shape:24s} every {every} frames: {fps:5.1f} FPS, found {recall['faces_found']}/"
+              f"{recall['faces_present']} (false {recall['false_faces']})", flush=True)
+    return results
+
+
+def bench_smallest_face() -> dict:
+    """The smallest face (side in frame pixels, 1280x720 frame) each detector finds at 4 of 4
+    places, trying sides from 8 px up; and that side in the detector's own input pixels."""
+    import cv2
+
+    from acting_mirror.detect import build_detector
+
+    width, height = 1280, 720
+    patch = demo.face_patch()
+    results = {}
+    for name, settings in DETECTOR_SETTINGS.items():
+        config = make_config(False, False, detector=settings).detector
+        detector = build_detector(config)
+        smallest = None
+        for face in range(8, 161, 2):
+            side = face * 2  # the face is half the patch
+            small = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
+            hits = 0
+            for x, y in ((100, 100), (600, 300), (1000, 500), (300, 450)):
+                frame = demo.background(width, height)
+                demo.paste(frame, small, x, y)
+                hits += match_faces([d.box for d in detector.detect(frame)], [(x, y, side)]) == (1, 0)
+            if hits == 4:
+                smallest = face
+                break
+        if config.kind == "yunet":
+            scale = config.yunet.input_size / width
+        else:
+            scale = min(1.0, config.haar.detection_width / width) if config.haar.detection_width else 1.0
+        results[name] = {"frame_px": smallest, "detector_input_px": smallest * scale if smallest else None}
+        print(f"  {name:9s} smallest face found: {smallest} px in a 1280x720 frame "
+              f"({results[name]['detector_input_px']:.0f} px at the detector's input)", flush=True)
+    return results
 
 
 def bench_startup(clip: Path, tmp: Path) -> dict:
@@ -320,6 +473,8 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=60, help="frames per clip for the FPS runs")
     parser.add_argument("--memory-frames", type=int, default=10000)
     parser.add_argument("--quick", action="store_true", help="fewer frames everywhere (a smoke run)")
+    parser.add_argument("--every-n", type=int, default=3,
+                        help="also measure detecting every N frames on the crowd shapes (1: skip)")
     parser.add_argument("--json", default="benchmarks/results.json", help="where to write the results")
     args = parser.parse_args(argv)
     if args.quick:
@@ -344,7 +499,8 @@ def main(argv=None) -> int:
     print("end-to-end FPS (headless, 1280x720, writing output.avi) ...", flush=True)
     pipeline = build_pipeline(config)
     reference = ReferencePipeline(json_path.parent / metadata.files["keras"], metadata,
-                                  find_cascade(config.detector.cascade))
+                                  find_cascade(config.detector.haar.cascade))
+    results["detector"] = pipeline.describe()
     fps_rows = {}
     for name, images in clips.items():
         for extras in (False, True):
@@ -355,6 +511,14 @@ def main(argv=None) -> int:
             fps_rows[key] = {"ours_fps": ours, "reference_fps": ref, "ratio": ours / ref}
             print(f"  {key:38s} ours {ours:7.1f}  reference {ref:6.2f}  x{ours / ref:6.1f}", flush=True)
     results["end_to_end"] = fps_rows
+
+    print("detectors on more shapes (headless, graph and details off) ...", flush=True)
+    results["shapes"] = bench_shapes(args.frames, reference, tmp)
+    if args.every_n > 1:
+        print(f"detecting every {args.every_n} frames on the crowd shapes ...", flush=True)
+        results["every_n_frames"] = bench_every_n(args.frames, tmp, args.every_n)
+    print("smallest face found ...", flush=True)
+    results["smallest_face"] = bench_smallest_face()
 
     print("classification per face ...", flush=True)
     gray = [demo.face_patch(96)[24:72, 24:72, 0] for _ in range(20)]
@@ -425,7 +589,28 @@ def check_targets(r: dict) -> dict:
         "RSS growth 1k -> 10k frames < 5%": (r["memory"]["growth"] < 0.05, f"{r['memory']['growth']:+.1%}"),
         "reduced-resolution detection finds >= 95%": (
             r["detection"]["found_share"] >= 0.95, f"{r['detection']['found_share']:.1%}"),
+        **shape_targets(r),
     }
+
+
+def shape_targets(r: dict) -> dict:
+    """The detector targets, for the default detector (the one the app runs)."""
+    default = default_setting()
+    targets = {}
+    for shape, row in r["shapes"].items():
+        ours = row["detectors"][default]
+        if row["crowd"]:
+            targets[f"{shape} ({default}) >= 20x reference"] = (ours["ratio"] >= 20, f"x{ours['ratio']:.1f}")
+            share = ours["frames_all_found_none_false"]
+            targets[f"{shape} ({default}): every face, no false one, in >= 95% of frames"] = (
+                share >= 0.95, f"{share:.0%} ({ours['faces_found']}/{ours['faces_present']}, "
+                               f"{ours['false_faces']} false)")
+        else:
+            share = ours["faces_found"] / ours["faces_present"]
+            targets[f"{shape} ({default}): face found in >= 95% of frames"] = (share >= 0.95, f"{share:.0%}")
+    portrait = r["shapes"]["portrait crowd 800x1000"]["detectors"][default]["ours_fps"]
+    targets[f"portrait crowd ({default}) >= 25 FPS headless"] = (portrait >= 25, f"{portrait:.1f} FPS")
+    return targets
 
 
 if __name__ == "__main__":

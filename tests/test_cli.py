@@ -223,8 +223,10 @@ def test_corrupt_model(tmp_path, clips):
 
 
 @pytest.mark.parametrize("text, words", [
-    ("detector:\n  scale_factr: 1.2\n", ["detector.scale_factr"]),
-    ("detector:\n  min_neighbors: many\n", ["detector.min_neighbors"]),
+    ("detector:\n  haar:\n    scale_factr: 1.2\n", ["detector.haar.scale_factr"]),
+    ("detector:\n  haar:\n    min_neighbors: many\n", ["detector.haar.min_neighbors"]),
+    ("detector:\n  haar:\n    scale_factor: .inf\n", ["detector.haar.scale_factor", "finite"]),
+    ("detector:\n  haar:\n    min_size: 100000000000000000000\n", ["detector.haar.min_size", "10000"]),
     ("display: [1, 2\n", ["yaml"]),
 ])
 def test_malformed_config(tmp_path, clips, text, words):

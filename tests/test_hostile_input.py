@@ -64,9 +64,9 @@ def test_hostile_yaml_is_refused_quickly_with_a_short_line(tmp_path, clip, optio
 
 
 def test_every_error_line_is_capped(tmp_path, clip):
-    (tmp_path / "long.yaml").write_text("detector:\n  min_neighbors: " + "many" * 5_000 + "\n")  # echoed back
+    (tmp_path / "long.yaml").write_text("detector:\n  haar:\n    min_neighbors: " + "many" * 5_000 + "\n")  # echoed
     result = run_cli("--video", str(clip), "--config", "long.yaml", "--no-display", cwd=tmp_path)
-    assert_one_line_error(result, "detector.min_neighbors")
+    assert_one_line_error(result, "detector.haar.min_neighbors")
     assert len(error_line(result)) <= MAX_ERROR_CHARS
 
 
@@ -82,9 +82,13 @@ def test_evaluate_error_line_is_capped(tmp_path):
 
 
 @pytest.mark.parametrize("text, words", [
-    ("detector:\n  scale_factor: .inf\n", ["detector.scale_factor", "finite"]),
-    ("detector:\n  scale_factor: .nan\n", ["detector.scale_factor", "finite"]),
-    ("detector:\n  min_size: 100000000000000000000\n", ["detector.min_size", "between 8 and"]),
+    ("detector:\n  haar:\n    scale_factor: .inf\n", ["detector.haar.scale_factor", "finite"]),
+    ("detector:\n  haar:\n    scale_factor: .nan\n", ["detector.haar.scale_factor", "finite"]),
+    ("detector:\n  haar:\n    scale_factor: 1.0e+300\n", ["detector.haar.scale_factor", "between 1.01 and 2"]),
+    ("detector:\n  haar:\n    min_size: 100000000000000000000\n", ["detector.haar.min_size", "between 8 and"]),
+    ("detector:\n  yunet:\n    score_threshold: .inf\n", ["detector.yunet.score_threshold", "finite"]),
+    ("detector:\n  yunet:\n    top_k: 100000000000000000000\n", ["detector.yunet.top_k", "between 1 and 5000"]),
+    ("detector:\n  every_n_frames: 99999999999\n", ["detector.every_n_frames", "between 1 and 30"]),
     ("model:\n  threads: 99999999999\n", ["model.threads", "between 1 and 256"]),
     ("tracking:\n  smoothing_frames: 1000000000000\n", ["tracking.smoothing_frames", "between"]),
     ("display:\n  graph_interval_s: -.inf\n", ["display.graph_interval_s", "finite"]),

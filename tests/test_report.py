@@ -243,17 +243,17 @@ def test_real_detections_face_leaves_and_comes_back(tmp_path):
     returns: face frames and no-face fractions follow what the detector saw."""
     import cv2
 
-    from acting_mirror.config import DetectorConfig
+    from acting_mirror.config import HaarConfig
     from acting_mirror.demo import synth_frames
-    from acting_mirror.detect import FaceDetector
+    from acting_mirror.detect import HaarDetector
 
     fps, count = 6.0, 12
-    detector = FaceDetector(DetectorConfig())
+    detector = HaarDetector(HaarConfig())
     rng = np.random.default_rng(7)
     timeline = Timeline(LABELS)
     detected = []
     for index, image in enumerate(synth_frames("leave", count, (320, 240))):
-        boxes = detector.detect(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+        boxes = [d.box for d in detector.detect(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))]
         detected.append(bool(boxes))
         faces = ()
         if boxes:
