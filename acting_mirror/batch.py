@@ -192,13 +192,14 @@ class TakeSettings:
 @dataclass(frozen=True)
 class TakeResult:
     """What a worker sends back: "ok" or the one-line error, person 0's summary (as
-    summary.json), the seconds it took, notes logged on the way and, from a remote worker,
-    the files of DIR/<take>/ as bytes."""
+    summary.json), the wall and CPU seconds it took, notes logged on the way and, from a
+    remote worker, the files of DIR/<take>/ as bytes."""
 
     take: Take
     status: str
     summary: dict[str, Any] | None = None
     seconds: float = 0.0
+    cpu_s: float = 0.0
     notes: tuple[str, ...] = ()
     files: dict[str, bytes] | None = field(default=None, repr=False)
 
@@ -214,17 +215,21 @@ def analyze_take(take: Take, settings: TakeSettings, directory: str | Path) -> T
 
     _single_threaded()
     notes: list[str] = []
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
+
+    def finished(status: str, summary: dict | None = None) -> TakeResult:
+        return TakeResult(take, status, summary, time.monotonic() - started, time.process_time() - cpu_started,
+                          tuple(notes))
+
     try:
         analysis = analyze(take.source, script=settings.script, config=settings.config, report_dir=directory,
                            video_output=Path(directory) / VIDEO_FILE if settings.video_output else None,
                            log=notes.append)
     except Exception as error:  # one take's failure, whatever it is, must not stop the batch
-        return TakeResult(take, one_line_error(error), None, time.monotonic() - started, tuple(notes))
-    seconds = time.monotonic() - started
+        return finished(one_line_error(error))
     if analysis.run.stopped_by.startswith("interrupt"):
-        return TakeResult(take, "interrupted", None, seconds, tuple(notes))
-    return TakeResult(take, "ok", analysis.summary, seconds, tuple(notes))
+        return finished("interrupted")
+    return finished("ok", analysis.summary)
 
 
 def remote_analyze_take(take: Take, settings: TakeSettings) -> TakeResult:
@@ -325,7 +330,10 @@ def run_ray(takes: Sequence[Take], settings: TakeSettings, *, address: str | Non
         check_reachable(ray, [take.source for take in takes if not take.is_url])
         task = ray.remote(num_cpus=1)(remote_analyze_take)
         settings_ref = ray.put(settings)
-        limit = workers or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        if address:
+            log(f"Ray cluster at {address}: {cpus} CPUs")
+        limit = workers or max(1, 2 * cpus)
         queue = iter(takes)
         while True:
             for take in queue:
@@ -527,7 +535,7 @@ def store_take(out: Path, result: TakeResult, fingerprint: str, engine: str) -> 
         for name, data in result.files.items():
             (partial / Path(name).name).write_bytes(data)
     record = {"take": take.name, "video": take.video, "source": take.source, "settings": fingerprint,
-              "seconds": round(result.seconds, 3), "engine": engine}
+              "seconds": round(result.seconds, 3), "cpu_s": round(result.cpu_s, 3), "engine": engine}
     (partial / TAKE_FILE).write_text(json.dumps(record, indent=2) + "\n")
     final = out / take.name
     if final.exists():
@@ -552,7 +560,7 @@ def _index_row(out: Path, take: Take, errors: dict[str, str], fingerprint: str) 
     if take.name in errors:
         return IndexRow(take, errors[take.name], None)
     if not is_complete(out / take.name, take, fingerprint):
-        return IndexRow(take, "not analysed (interrupted)", None)
+        return IndexRow(take, "not analysed (the run stopped before it)", None)
     return IndexRow(take, "ok", json.loads((out / take.name / "summary.json").read_text()))
 
 

@@ -66,10 +66,11 @@ def time_batch(takes: list[Path], engine: str, workers: int, work: Path) -> dict
         if engine == "ray":
             ray.shutdown()
     assert len(result.analysed) == len(takes), result.lines()
-    per_take = [json.loads((out / name / "take.json").read_text())["seconds"] for name in result.analysed]
+    records = [json.loads((out / name / "take.json").read_text()) for name in result.analysed]
     return {"engine": engine, "workers": workers, "takes": len(takes), "wall_s": round(wall, 2),
             "takes_per_min": round(60 * len(takes) / wall, 2), "ray_start_s": round(ray_start, 2),
-            "mean_take_s": round(sum(per_take) / len(per_take), 2)}
+            "mean_take_s": round(sum(r["seconds"] for r in records) / len(records), 2),
+            "mean_take_cpu_s": round(sum(r["cpu_s"] for r in records) / len(records), 2)}
 
 
 def profile_take(take: Path) -> dict:
@@ -83,11 +84,11 @@ def profile_take(take: Path) -> dict:
     with tempfile.TemporaryDirectory() as directory:
         analyze(take, config=config, script=SCENE, report_dir=directory)  # warm the caches and imports
         profiler = cProfile.Profile()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         profiler.enable()
         analysis = analyze(take, config=config, script=SCENE, report_dir=directory)
         profiler.disable()
-        total = time.perf_counter() - started
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     stats = pstats.Stats(profiler).stats  # (file, line, name) -> (calls, primitive, tottime, cumtime, callers)
     stages = {stage: 0.0 for stage in STAGES.values()}
     for (file, _, name), (_, _, _, cumulative, _) in stats.items():
@@ -95,7 +96,7 @@ def profile_take(take: Path) -> dict:
             if name == function and file.endswith(suffix) and (suffix or file == "~"):
                 stages[stage] += cumulative
     stages["other"] = max(0.0, total - sum(stages.values()))
-    return {"frames": analysis.run.frames, "total_s": round(total, 3),
+    return {"frames": analysis.run.frames, "total_s": round(total, 3), "cpu_s": round(cpu, 3),
             "ms_per_frame": round(1000 * total / analysis.run.frames, 2),
             "stages_s": {stage: round(seconds, 3) for stage, seconds in stages.items()},
             "stages_share": {stage: round(seconds / total, 3) for stage, seconds in stages.items()}}
