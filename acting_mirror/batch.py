@@ -227,6 +227,8 @@ def analyze_take(take: Take, settings: TakeSettings, directory: str | Path) -> T
                            log=notes.append)
     except Exception as error:  # one take's failure, whatever it is, must not stop the batch
         return finished(one_line_error(error))
+    if analysis.run.error:  # an output (the annotated video) could not be written: the take is not complete
+        return finished(analysis.run.error)
     if analysis.run.stopped_by.startswith("interrupt"):
         return finished("interrupted")
     return finished("ok", analysis.summary)

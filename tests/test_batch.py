@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -253,6 +254,24 @@ def test_ctrl_c_keeps_the_finished_takes_and_a_rerun_goes_on(tmp_path):
     assert f"{3 - len(done)} analysed, {len(done)} skipped" in rerun.stdout
     assert (out / "a_short" / "take.json").read_text() == record
     assert summary_of(out / "c_long")["frames"] == 200
+
+
+def test_a_take_whose_video_cannot_be_written_fails_and_is_not_stored(tmp_path):
+    demo.write_clip(tmp_path / "takes" / "long.avi", "one", 60, 12.0, SIZE)
+    demo.write_clip(tmp_path / "takes" / "short.avi", "one", 6, 12.0, SIZE)
+
+    def limit_files() -> None:  # the disk fills up under the long take's annotated video
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-m", "acting_mirror", "batch", "takes", "--out", "out", "--workers", "2",
+                             "--video-output"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env=environment, preexec_fn=limit_files)
+    assert result.returncode == 1, result.stderr
+    index = read_index(tmp_path / "out" / "index.csv")
+    assert index["short"]["status"] == "ok" and (tmp_path / "out" / "short" / "annotated.avi").stat().st_size > 0
+    assert "annotated.avi" in index["long"]["status"] and "file size limit" in index["long"]["status"]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir() if path.is_dir()) == ["short"]
 
 
 def test_url_takes_are_analysed_and_an_unreachable_one_is_listed(local_batch, takes, http_server, tmp_path):
