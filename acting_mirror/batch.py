@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -38,6 +37,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
+
+from acting_mirror.errors import MirrorError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,13 +58,14 @@ OLD_PREFIX = ".old-"              # a take's previous outputs while --force repl
 REQUIRED_FILES = ("timeline.csv", "summary.json", "report.html", TAKE_FILE)
 MAX_NAME_LENGTH = 64
 MAX_CHART_TAKES = 30              # a cue's chart shows at most this many takes (the best ones)
-RAY_INSTALL = 'pip install "acting-mirror[cluster]" (or pip install "ray>=2.9")'
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class BatchError(ValueError):
+class BatchError(MirrorError):
     """A batch that cannot start (no takes, Ray missing, videos the workers cannot reach)."""
+
+    exit_code = 2
 
 
 # -- takes ----------------------------------------------------------------------
@@ -212,6 +214,7 @@ def analyze_take(take: Take, settings: TakeSettings, directory: str | Path) -> T
     """Analyse one take into `directory` (report files, and the video when asked). Never
     raises for a bad take: the error comes back as the result's one-line status."""
     from acting_mirror.api import analyze
+    from acting_mirror.app import StopReason
 
     _single_threaded()
     notes: list[str] = []
@@ -229,7 +232,7 @@ def analyze_take(take: Take, settings: TakeSettings, directory: str | Path) -> T
         return finished(one_line_error(error))
     if analysis.run.error:  # an output (the annotated video) could not be written: the take is not complete
         return finished(analysis.run.error)
-    if analysis.run.stopped_by.startswith("interrupt"):
+    if analysis.run.stopped_by is StopReason.INTERRUPT:
         return finished("interrupted")
     return finished("ok", analysis.summary)
 
@@ -300,10 +303,14 @@ def run_local(jobs: Sequence[tuple[Take, Path]], settings: TakeSettings, workers
 
 
 def import_ray():
+    from acting_mirror.extras import CLUSTER, MissingExtra, require
+
     try:
+        require(CLUSTER, "--engine ray")
         import ray
-    except ImportError:
-        raise BatchError(f"--engine ray needs Ray, which is not installed: {RAY_INSTALL}") from None
+    except (MissingExtra, ImportError) as error:  # ImportError: found but broken
+        raise BatchError(str(error) if isinstance(error, MissingExtra) else
+                         f"--engine ray: Ray cannot be imported ({one_line_error(error)})") from None
     return ray
 
 
@@ -643,7 +650,7 @@ def comparison_chart(names: Sequence[str], values: Sequence[float | None], title
     the best take's bar in `colour` and the rest lighter; a take with no value reads "-". BGR."""
     import numpy as np
 
-    from acting_mirror.report import _figure, _to_bgr
+    from acting_mirror.render.graph import _canvas_to_bgr, _new_figure
 
     pairs = sorted(zip(names, values, strict=True),
                    key=lambda pair: (-1.0 if pair[1] is None else -pair[1], pair[0] != best))
@@ -652,20 +659,21 @@ def comparison_chart(names: Sequence[str], values: Sequence[float | None], title
         title = f"{title} (best {len(shown)} of {len(pairs)} takes)"
     top, bottom = 28, 30  # pixels for the title and the axis
     height = top + bottom + 22 * len(shown)
-    figure, canvas = _figure((width, height))
+    figure, canvas = _new_figure((width, height))
     axes = figure.add_axes((0.25, bottom / height, 0.68, 22 * len(shown) / height))
     positions = np.arange(len(shown))[::-1]
-    heights = [0.0 if value is None else 100 * value for _, value in shown]
+    percents = [0.0 if value is None else 100 * value for _, value in shown]
     colours = [colour if name == best else "#c9c9c9" for name, _ in shown]
-    axes.barh(positions, heights, color=colours, height=0.7)
-    for position, (_, value), height in zip(positions, shown, heights, strict=True):
-        axes.text(height + 1, position, "-" if value is None else f"{height:.0f}%", va="center", fontsize=8)
+    axes.barh(positions, percents, color=colours, height=0.7)
+    for position, (_, value), percent in zip(positions, shown, percents, strict=True):
+        axes.text(percent + 1, position, "-" if value is None else f"{percent:.0f}%", va="center", fontsize=8)
     axes.set_yticks(positions, [name for name, _ in shown], fontsize=8)
     axes.set_xlim(0, 112)
     axes.set_xticks([0, 25, 50, 75, 100], ["0", "25", "50", "75", "100%"], fontsize=8)
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(title, loc="left", fontsize=9)
-    return _to_bgr(canvas)
+    canvas.draw()
+    return _canvas_to_bgr(canvas, (width, height))
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -680,7 +688,8 @@ def _png(image: np.ndarray) -> bytes:
 def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequence[str]) -> str:
     """index.html: the takes ranked with links to their reports, then per cue (or, without
     a script, per emotion) the best take and a chart comparing all of them. Self-contained."""
-    from acting_mirror.report import STYLE, _clock, _image, _percent, _score_colour, emotion_colours
+    from acting_mirror.render.graph import emotion_colours
+    from acting_mirror.report import STYLE, _clock, _image, _percent, _score_colour
 
     e = html.escape
     good = [row for row in rows if row.ok]
@@ -767,13 +776,16 @@ def _link(row: IndexRow) -> str:
 
 # -- command --------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="acting-mirror batch",
+    from acting_mirror.cli import PROG, Parser
+
+    parser = Parser(
+        prog=f"{PROG} batch",
         description="Analyse many takes (video files, folders of them, URLs) in parallel: each gets "
                     "DIR/<take>/ with timeline.csv, summary.json and report.html, and DIR/index.csv and "
                     "DIR/index.html compare them. Takes already done are skipped (--force redoes them).",
         epilog="With --engine ray on a cluster the videos must be on a path every node mounts at the same "
-               "place, or URLs; acting-mirror must be installed on every node.")
+               "place, or URLs; acting-mirror must be installed on every node. Exit codes: 0 every take "
+               "analysed, 1 some take failed (index.csv says why), 2 the batch could not start, 130 interrupted.")
     parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER_OR_URL", help="the takes")
     parser.add_argument("--out", required=True, metavar="DIR", help="where the takes' reports and the index go")
     parser.add_argument("--script", metavar="YAML", help="acting script to score every take against")
@@ -788,46 +800,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=int, metavar="N", help="analyse at most N frames of each take")
     parser.add_argument("--model", metavar="PATH", help="model metadata JSON (default: from config.yaml)")
     parser.add_argument("--config", metavar="PATH",
-                        help="config file (default: ./config.yaml if present, else the project's config.yaml)")
+                        help="config file (default: ./config.yaml if present, else the package's config.yaml)")
     return parser
 
 
 def batch_main(argv: Sequence[str]) -> int:
-    """`acting-mirror batch ...`: 0 every take analysed, 1 some take failed (the index lists
-    it), 2 the batch could not start (one line on stderr), 130 interrupted."""
-    from acting_mirror.cli import _raise_interrupt, _user_errors, default_config_path
+    """`acting-mirror batch ...` (called by `cli.main`, which turns SIGTERM into Ctrl-C and
+    reports errors): 0 every take analysed, 1 some take failed (the index lists it), 2 the
+    batch could not start, 130 interrupted."""
+    from acting_mirror.cli import _log, default_config_path
+    from acting_mirror.errors import UsageError
 
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-
-    def log(message: str) -> None:
-        print(f"acting-mirror: {message}", file=sys.stderr)
-
+    args = build_parser().parse_args(argv)
     if args.ray_address and args.engine != "ray":
-        log("error: --ray-address needs --engine ray")
-        return 2
+        raise UsageError("--ray-address needs --engine ray")
     if args.max_frames is not None and args.max_frames < 0:
-        log("error: --max-frames must be >= 0")
-        return 2
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the takes in flight, like Ctrl-C
+        raise UsageError("--max-frames must be >= 0")
     try:
         result = run_batch(args.inputs, args.out, script=args.script,
                            config=args.config or default_config_path(), model=args.model,
                            max_frames=args.max_frames, engine=args.engine, workers=args.workers,
-                           ray_address=args.ray_address, video_output=args.video_output, force=args.force, log=log)
+                           ray_address=args.ray_address, video_output=args.video_output, force=args.force, log=_log)
     except KeyboardInterrupt:
-        log(f"interrupted: the takes done so far are in {args.out} (run again to go on)")
+        _log(f"interrupted: the takes done so far are in {args.out} (run again to go on)")
         return 130
-    except (BatchError, *_user_errors()) as error:
-        log(f"error: {error}")
-        return 2
-    except OSError as error:
-        log(f"error: {error}")
-        return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     for line in result.lines():
         print(line)
     return 1 if result.failed else 0
