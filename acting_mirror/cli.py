@@ -14,7 +14,8 @@ from acting_mirror.errors import MirrorError, UsageError
 
 PROG = "acting-mirror"
 USAGE = f"""{PROG} [--camera N | --video PATH | --youtube URL | --image PATH | --demo] [options]
-       {PROG} report DIR [--script YAML]"""
+       {PROG} report DIR [--script YAML]
+       {PROG} batch VIDEO_OR_FOLDER_OR_URL... --out DIR [--script YAML] [options]"""
 EXIT_CODES = "exit codes: 0 done, 1 the run failed (a file or camera that cannot be opened, a write error), " \
              "2 bad usage, 130 interrupted (Ctrl-C)"
 
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rehearse in front of a camera and see, live, which emotion your face shows.\n\n"
                     "commands:\n"
                     f"  {PROG} report DIR [--script YAML]   rebuild a report from DIR/timeline.csv, "
-                    "optionally scored against an (edited) acting script",
+                    "optionally scored against an (edited) acting script\n"
+                    f"  {PROG} batch TAKES... --out DIR [--script YAML]   analyse many takes (files, folders, URLs) "
+                    "in parallel and compare them in DIR/index.html (see batch --help)",
         epilog=f"keys: {KEY_HELP}\n{EXIT_CODES}",
     )
     source = parser.add_argument_group("source (default: camera 0, or the demo clip when there is no camera)")
@@ -267,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "report":
             return report(argv[1:])
+        if argv and argv[0] == "batch":
+            from acting_mirror.batch import batch_main
+
+            return batch_main(argv[1:])
         return run(build_parser().parse_args(argv))
     except KeyboardInterrupt:
         _log("interrupted")
