@@ -19,7 +19,10 @@ from acting_mirror.training.cli import main
 from acting_mirror.training.data import (
     FER_CLASSES,
     FER_DISPLAY_NAMES,
+    HOLDOUT_SPLIT,
+    TRAIN_REST_SPLIT,
     DatasetError,
+    holdout_mask,
     load_dataset,
     load_fer_csv,
     load_image_folder,
@@ -107,7 +110,7 @@ def exported(trained, tmp_path_factory):
     return folder / "tiny.json"
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "export", "ensemble", "info"])
+@pytest.mark.parametrize("command", ["train", "distill", "evaluate", "export", "ensemble", "info"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -695,3 +698,112 @@ def test_ensemble_refuses_members_that_cannot_be_averaged(trained, second_model,
     code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], second_model, "--output", tmp_path / "x.h5")
     assert_one_line_error(code, err, ".keras")
     assert not output.exists() and not (tmp_path / "x.h5").exists()
+
+
+# --- the held-out slice and distillation ----------------------------------------------------------
+
+
+def test_holdout_rule_is_fixed_stratified_and_disjoint(fer_csv):
+    labels = np.repeat(np.arange(7), [40, 5, 41, 72, 48, 31, 50])
+    np.random.default_rng(0).shuffle(labels)
+    mask = holdout_mask(labels)
+    # 10% of each class (rounded), the same rows every time
+    assert [int(np.sum(mask & (labels == c))) for c in range(7)] == [4, 0, 4, 7, 5, 3, 5]
+    assert np.array_equal(mask, holdout_mask(labels.copy()))
+    # pinned: figures measured on the slice stay comparable only while the rule stays the same
+    assert np.flatnonzero(holdout_mask(np.arange(140) % 7)).tolist() == [
+        2, 3, 6, 13, 35, 40, 71, 98, 102, 107, 115, 117, 123, 127]
+    splits = load_dataset(fer_csv, (TRAIN_REST_SPLIT, HOLDOUT_SPLIT, "Training"))
+    rest, holdout, training = splits[TRAIN_REST_SPLIT], splits[HOLDOUT_SPLIT], splits["Training"]
+    assert list(splits) == [TRAIN_REST_SPLIT, HOLDOUT_SPLIT, "Training"]
+    assert len(holdout) == 7 and np.array_equal(np.bincount(holdout.labels), np.ones(7))
+    assert len(rest) + len(holdout) == len(training)
+    held = {image.tobytes() for image in holdout.images}
+    assert not held & {image.tobytes() for image in rest.images}
+    assert held | {image.tobytes() for image in rest.images} == {image.tobytes() for image in training.images}
+    with pytest.raises(DatasetError, match="unknown split 'Holdout'"):
+        load_dataset(fer_csv, ("Holdout",))
+
+
+def test_soften_and_distillation_loss_match_their_formulas():
+    from acting_mirror.training.train import distillation_loss, soften
+
+    rng = np.random.default_rng(3)
+    teacher = rng.dirichlet(np.ones(7), size=5).astype(np.float32)
+    assert np.allclose(soften(teacher, 1.0), teacher, atol=1e-6)
+    soft = soften(teacher, 3.0)
+    assert np.allclose(soft.sum(axis=1), 1.0, atol=1e-6)
+    assert np.array_equal(soft.argmax(axis=1), teacher.argmax(axis=1))
+    assert np.all(soft.max(axis=1) < teacher.max(axis=1))  # flatter: the runner-up classes count
+    student = rng.dirichlet(np.ones(7), size=5).astype(np.float32)
+    labels = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 5)]
+    loss = distillation_loss(7, temperature=3.0, alpha=0.3)
+    got = np.asarray(loss(np.concatenate([labels, soft], axis=1), student))
+    student_soft = soften(student, 3.0)
+    expected = (0.3 * -np.sum(labels * np.log(student), axis=1)
+                + 0.7 * 9.0 * -np.sum(soft * np.log(student_soft), axis=1))
+    assert np.allclose(got, expected, rtol=1e-4)
+    # with the labels' weight at 0 the loss is lowest where the student equals the teacher
+    teacher_only = distillation_loss(7, temperature=3.0, alpha=0.0)
+    target = np.concatenate([labels, soft], axis=1)
+    assert np.all(np.asarray(teacher_only(target, teacher)) < np.asarray(teacher_only(target, student)))
+
+
+def test_distill_trains_on_the_teachers_probabilities_and_resumes(exported, fer_csv, tmp_path, capsys,
+                                                                  monkeypatch):
+    import keras
+
+    from acting_mirror.training.distill import teacher_probabilities
+
+    monkeypatch.setenv("ACTING_MIRROR_CACHE", str(tmp_path / "cache"))
+    run_dir, output = tmp_path / "run", tmp_path / "student" / "student.keras"
+    common = ["--data", fer_csv, "--run-dir", run_dir, "--teacher", exported, *TINY]
+    code, out, _ = run_cli(capsys, "distill", *common, "--epochs", "1", "--temperature", "2", "--alpha", "0.5",
+                           "--init-from", exported.with_suffix(".keras"))
+    assert code == 0, out
+    assert "teacher tiny (tiny_dynamic.tflite, views 1,1m) on 35 faces" in out
+    # the cached probabilities are the teacher's as the app runs it: quantised, averaged over its views
+    cached = list((tmp_path / "cache" / "teacher").glob("tiny-*.npz"))
+    assert len(cached) == 1
+    rest = load_dataset(fer_csv, (TRAIN_REST_SPLIT,))[TRAIN_REST_SPLIT]
+    app_teacher = load_classifier(exported, "tflite", threads=1, quantized=True, test_time_views=True)
+    assert np.allclose(np.load(cached[0])["probabilities"], app_teacher.classify(rest.images), atol=1e-6)
+    assert np.allclose(teacher_probabilities(exported, rest, FER_DISPLAY_NAMES, log=lambda _: None),
+                       app_teacher.classify(rest.images), atol=1e-6)
+    # the run started from the teacher's own weights, scored on the held-out slice first
+    start = json.loads((run_dir / "init_eval.json").read_text())
+    assert start["split"] == HOLDOUT_SPLIT and 0.0 <= start["val_accuracy"] <= 1.0
+    code, out, _ = run_cli(capsys, "distill", *common, "--resume", "--epochs", "2", "--output", output)
+    assert code == 0 and "after epoch 1" in out and "teacher probabilities from the cache" in out
+    with open(run_dir / "log.csv", newline="") as log:
+        log_rows = list(csv.DictReader(log))
+    assert [int(row["epoch"]) for row in log_rows] == [0, 1]
+    assert all(0.0 <= float(row["val_accuracy"]) <= 1.0 for row in log_rows)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["teacher"], config["temperature"], config["alpha"]) == (str(exported), 2.0, 0.5)
+    assert (config["train_split"], config["val_split"]) == (TRAIN_REST_SPLIT, HOLDOUT_SPLIT)
+    metadata = ModelMetadata.load(output.with_suffix(".json"))
+    assert metadata.training["selection_split"] == HOLDOUT_SPLIT
+    assert metadata.training["config"]["teacher"] == str(exported)
+    assert metadata.training["initialized_from"]["name"] == "tiny"
+    assert keras.models.load_model(output, compile=False).output_shape == (None, 7)
+    # the held-out slice is a split evaluate knows
+    code, out, _ = run_cli(capsys, "evaluate", "--data", fer_csv, "--split", HOLDOUT_SPLIT, "--model", exported,
+                           "--quiet")
+    assert code == 0 and "/7)" in out
+
+
+def test_distill_errors_are_one_line(exported, fer_csv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ACTING_MIRROR_CACHE", str(tmp_path / "cache"))
+    common = ["--data", fer_csv, *TINY, "--epochs", "1"]
+    code, _, err = run_cli(capsys, "distill", *common, "--run-dir", tmp_path / "a", "--teacher",
+                           tmp_path / "none.json")
+    assert_one_line_error(code, err, "none.json")
+    # a 7-class teacher cannot teach a student that leaves disgust out
+    code, _, err = run_cli(capsys, "distill", *common, "--run-dir", tmp_path / "b", "--teacher", exported,
+                           "--exclude", "disgust")
+    assert_one_line_error(code, err, "teacher", "has labels angry, disgust", "trained on angry, scared")
+    code, _, err = run_cli(capsys, "distill", *common, "--run-dir", tmp_path / "c", "--teacher", exported,
+                           "--temperature", "0")
+    assert_one_line_error(code, err, "temperature must be positive")
+    assert not (tmp_path / "cache").exists()  # nothing computed for refused runs

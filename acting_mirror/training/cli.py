@@ -8,18 +8,37 @@ import sys
 from pathlib import Path
 
 from acting_mirror.model import ModelError
-from acting_mirror.training.data import FER_SPLITS, DatasetError
+from acting_mirror.training.data import ALL_SPLITS, DatasetError
 
 # options a resumed run takes from the command line; the rest come from its config.json
 RESUME_OPTIONS = {"data", "run_dir", "resume", "threads", "epochs", "output", "quiet", "help"}
 
 
-def _add_train(sub) -> None:
+def _add_train(sub, distill: bool = False) -> None:
+    from acting_mirror.training.data import ALL_SPLITS, HOLDOUT_SPLIT, TRAIN_REST_SPLIT
     from acting_mirror.training.train import AUGMENTATIONS, LOSSES, TrainConfig
 
     defaults = TrainConfig(data="", run_dir="")
-    p = sub.add_parser("train", help="train a model on FER-2013 (CSV or image folders)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    if distill:
+        p = sub.add_parser("distill", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                           help="train one network to match a teacher model's probabilities (as the app "
+                                "runs it: quantised, with its views) and the true labels")
+        p.add_argument("--teacher", required=True,
+                       help="the teacher's metadata JSON, e.g. acting_mirror/models/mirror_ensemble.json")
+        p.add_argument("--temperature", type=float, default=defaults.temperature,
+                       help="softens teacher and student probabilities alike")
+        p.add_argument("--alpha", type=float, default=defaults.alpha,
+                       help="weight of the true labels; the teacher's soft targets get 1 - alpha")
+        train_split, val_split = TRAIN_REST_SPLIT, HOLDOUT_SPLIT
+    else:
+        p = sub.add_parser("train", help="train a model on FER-2013 (CSV or image folders)",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        train_split, val_split = defaults.train_split, defaults.val_split
+    p.add_argument("--train-split", default=train_split, choices=ALL_SPLITS,
+                   help=f"rows trained on; {TRAIN_REST_SPLIT} is Training without the fixed held-out slice")
+    p.add_argument("--val-split", default=val_split, choices=ALL_SPLITS,
+                   help=f"rows that choose the best epoch; {HOLDOUT_SPLIT} is 10%% of Training, fixed by a "
+                        "seeded rule (acting_mirror.training.data.holdout_mask)")
     p.add_argument("--data", required=True, help="FER-2013 CSV (.csv or .csv.gz) or <split>/<class>/ image tree")
     p.add_argument("--run-dir", required=True,
                    help="where checkpoints, log.csv and config.json go (keep it outside the repo)")
@@ -38,6 +57,8 @@ def _add_train(sub) -> None:
                         "or shorten the run (the cosine schedule is stretched to it)")
     p.add_argument("--schedule", choices=("cosine", "plateau", "constant"), default=defaults.schedule,
                    help="cosine: warm-up + cosine decay; plateau: reduce LR x0.1 when val loss stalls")
+    p.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs,
+                   help="cosine: epochs of linear learning-rate warm-up")
     p.add_argument("--plateau-patience", type=int, default=defaults.plateau_patience)
     p.add_argument("--early-stopping", type=int, default=defaults.early_stopping,
                    help="stop after this many epochs without a better val accuracy (0: off)")
@@ -70,10 +91,12 @@ def _run_train(args) -> int:
         loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, batch_size=args.batch_size,
         epochs=TrainConfig.epochs if epochs is None else epochs,
-        schedule=args.schedule, augment=augment, label_smoothing=args.label_smoothing,
+        schedule=args.schedule, warmup_epochs=args.warmup_epochs, augment=augment, label_smoothing=args.label_smoothing,
         exclude=[c for c in args.exclude.split(",") if c], early_stopping=args.early_stopping,
         plateau_patience=args.plateau_patience, seed=args.seed, threads=args.threads,
-        init_from=args.init_from, ema=args.ema,
+        init_from=args.init_from, ema=args.ema, train_split=args.train_split, val_split=args.val_split,
+        teacher=getattr(args, "teacher", ""), temperature=getattr(args, "temperature", TrainConfig.temperature),
+        alpha=getattr(args, "alpha", TrainConfig.alpha),
     )
     if args.resume:
         ignored = _ignored_on_resume(args, config)
@@ -106,9 +129,9 @@ def _ignored_on_resume(args, config) -> list[str]:
         return []  # train() says there is nothing to resume
     saved = json.loads(config_path.read_text())
     sub = argparse.ArgumentParser().add_subparsers()
-    _add_train(sub)
+    _add_train(sub, distill=args.command == "distill")
     ignored = []
-    for action in sub.choices["train"]._actions:
+    for action in sub.choices[args.command]._actions:
         if not action.option_strings or action.dest in RESUME_OPTIONS:
             continue
         if getattr(args, action.dest, action.default) == action.default:
@@ -129,7 +152,8 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a model on a FER-2013 split: accuracy with its 95%% CI, "
                                         "per-class metrics, confusion matrix")
     p.add_argument("--data", required=True, help="FER-2013 CSV (.csv or .csv.gz) or <split>/<class>/ image tree")
-    p.add_argument("--split", default="PrivateTest", choices=FER_SPLITS, help="default: %(default)s")
+    p.add_argument("--split", default="PrivateTest", choices=ALL_SPLITS,
+                   help="default: %(default)s; Training-holdout is the fixed held-out 10%% of Training")
     p.add_argument("--model", help="metadata JSON or model file (default: the app's model, "
                                    "models/mirror_ensemble.json)")
     p.add_argument("--backend", choices=("keras", "tflite"),
@@ -299,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_train(sub, distill=True)
     _add_evaluate(sub)
     _add_export(sub)
     _add_ensemble(sub)
@@ -316,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _run_train, "evaluate": _run_evaluate, "export": _run_export,
+    handlers = {"train": _run_train, "distill": _run_train, "evaluate": _run_evaluate, "export": _run_export,
                 "ensemble": _run_ensemble, "info": _run_info}
     try:
         require(TRAIN, f"acting-mirror-model {args.command}", COMMAND_MODULES.get(args.command, KERAS_MODULES))

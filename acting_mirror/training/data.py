@@ -21,6 +21,16 @@ import numpy as np
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER_DISPLAY_NAMES = ("angry", "disgust", "scared", "happy", "sad", "surprised", "neutral")
 FER_SPLITS = ("Training", "PublicTest", "PrivateTest")
+# The held-out slice: 10% of Training, stratified by class, drawn with a fixed seed. The
+# rule was fixed before any model was selected on it (issue 15) and must not change, or
+# figures measured on it stop being comparable. It depends only on the Training rows'
+# labels, in file order, so every loader and every session draws the same rows.
+HOLDOUT_SPLIT = "Training-holdout"
+TRAIN_REST_SPLIT = "Training-rest"      # Training without the held-out slice
+DERIVED_SPLITS = (TRAIN_REST_SPLIT, HOLDOUT_SPLIT)
+ALL_SPLITS = FER_SPLITS + DERIVED_SPLITS
+HOLDOUT_FRACTION = 0.10
+HOLDOUT_SEED = 20261125
 IMAGE_SIDE = 48
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -153,12 +163,41 @@ def load_image_folder(root: str | Path, splits: tuple[str, ...] | None = None) -
     return _finish(images, labels, str(root), splits)
 
 
+def holdout_mask(labels: np.ndarray) -> np.ndarray:
+    """True for the rows of Training that form the held-out slice (see HOLDOUT_FRACTION):
+    in each class, round(10%) of its rows, picked by a permutation with HOLDOUT_SEED."""
+    rng = np.random.default_rng(HOLDOUT_SEED)
+    mask = np.zeros(len(labels), dtype=bool)
+    for label in range(len(FER_CLASSES)):
+        rows = np.flatnonzero(labels == label)
+        count = int(round(HOLDOUT_FRACTION * len(rows)))
+        mask[rng.permutation(rows)[:count]] = True
+    return mask
+
+
+def split_holdout(training: Dataset) -> dict[str, Dataset]:
+    """Training -> {Training-rest, Training-holdout}, by the fixed rule of holdout_mask."""
+    mask = holdout_mask(training.labels)
+    return {
+        TRAIN_REST_SPLIT: Dataset(training.images[~mask], training.labels[~mask], training.source),
+        HOLDOUT_SPLIT: Dataset(training.images[mask], training.labels[mask], training.source),
+    }
+
+
 def load_dataset(path: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
-    """Load a CSV file or an image-folder tree, whichever `path` is."""
+    """Load a CSV file or an image-folder tree, whichever `path` is. `splits` may name
+    the derived splits Training-rest and Training-holdout (cut from Training)."""
     path = Path(path)
-    if path.is_dir():
-        return load_image_folder(path, splits)
-    return load_fer_csv(path, splits)
+    for split in splits or ():
+        if split not in ALL_SPLITS:
+            raise DatasetError(f"{path}: unknown split {split!r}; expected one of {', '.join(ALL_SPLITS)}")
+    base = None if splits is None else tuple(dict.fromkeys(
+        "Training" if split in DERIVED_SPLITS else split for split in splits))
+    loaded = load_image_folder(path, base) if path.is_dir() else load_fer_csv(path, base)
+    if splits is None or not set(splits) & set(DERIVED_SPLITS):
+        return loaded
+    derived = split_holdout(loaded["Training"])
+    return {split: derived[split] if split in derived else loaded[split] for split in splits}
 
 
 def load_split(path: str | Path, split: str) -> Dataset:

@@ -22,6 +22,7 @@ import numpy as np
 
 from acting_mirror.metadata import ModelMetadata
 from acting_mirror.training.data import (
+    ALL_SPLITS,
     FER_CLASSES,
     FER_DISPLAY_NAMES,
     Dataset,
@@ -32,7 +33,9 @@ from acting_mirror.training.data import (
 )
 
 LOSSES = ("categorical_crossentropy", "mean_squared_error", "squared_hinge")
-AUGMENTATIONS = ("geometric", "noise", "brightness", "blur", "erasing")
+# "light" (uneven lighting) and "jpeg" (compression artefacts) mimic the app's webcam crops,
+# with "blur" and "noise"; box jitter and small rolls are "geometric"'s shifts, zooms and rotations
+AUGMENTATIONS = ("geometric", "noise", "brightness", "blur", "erasing", "light", "jpeg")
 # Training input is pixel / 127.5 - 1, i.e. [-1, 1] (as Arriaga et al.); stored in metadata.
 PIXEL_SCALE = 1.0 / 127.5
 PIXEL_OFFSET = -1.0
@@ -63,6 +66,9 @@ class TrainConfig:
     threads: int = 0                  # 0 = TensorFlow's default
     init_from: str = ""               # a .keras model of the same architecture to start from
     ema: float = 0.0                  # momentum of the weights' moving average (0 = off)
+    teacher: str = ""                 # distillation: the teacher model (metadata JSON) run as the app runs it
+    temperature: float = 3.0          # distillation: softening of teacher and student probabilities
+    alpha: float = 0.3                # distillation: weight of the true labels (1 - alpha: the teacher's)
 
     def validate(self) -> None:
         from acting_mirror.training.architectures import ARCHITECTURES
@@ -80,6 +86,11 @@ class TrainConfig:
                 raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}")
         for name in self.exclude:
             class_index(name)
+        for split in (self.train_split, self.val_split):
+            if split not in ALL_SPLITS:
+                raise ValueError(f"unknown split {split!r}; choose from {', '.join(ALL_SPLITS)}")
+        if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:
+            raise ValueError("temperature must be positive and alpha in [0, 1]")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema momentum {self.ema} must be in [0, 1)")
         if self.width <= 0 or self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -98,6 +109,51 @@ def configure_tensorflow(threads: int, seed: int) -> None:
         except RuntimeError:
             pass  # TensorFlow already running in this process (a second run, tests): keep its threads
     keras.utils.set_random_seed(seed)
+
+
+def _uneven_light_layer(seed: int):
+    """A random brightness ramp across the face (one side lit, the other in shadow) and a
+    random gamma, as a desk lamp or window gives a webcam; half the faces, [-1, 1] kept."""
+    import keras
+    import tensorflow as tf
+
+    class UnevenLight(keras.layers.Layer):
+        def call(self, images, training=True):
+            if not training:
+                return images
+            shape = tf.shape(images)
+            batch = shape[0]
+            ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, shape[1]), tf.linspace(-1.0, 1.0, shape[2]), indexing="ij")
+            slope = tf.random.uniform((batch, 2), -0.35, 0.35, seed=seed)
+            ramp = slope[:, 0, None, None] * xs + slope[:, 1, None, None] * ys
+            gamma = tf.exp(tf.random.uniform((batch, 1, 1), -0.4, 0.4, seed=seed))
+            unit = tf.clip_by_value((images[..., 0] + 1.0) / 2.0, 0.0, 1.0)
+            lit = tf.clip_by_value(tf.pow(unit, gamma) * (1.0 + ramp), 0.0, 1.0) * 2.0 - 1.0
+            chosen = tf.random.uniform((batch, 1, 1), seed=seed) < 0.5
+            return tf.where(chosen, lit, images[..., 0])[..., None]
+
+    return UnevenLight(name="uneven_light")
+
+
+def _jpeg_layer(seed: int):
+    """JPEG artefacts at quality 25-85 (webcam streams, downloaded videos) on half the faces."""
+    import keras
+    import tensorflow as tf
+
+    class JpegArtefacts(keras.layers.Layer):
+        def call(self, images, training=True):
+            if not training:
+                return images
+            batch = tf.shape(images)[0]
+            quality = tf.random.uniform((batch,), 25, 86, dtype=tf.int32, seed=seed)
+            unit = tf.clip_by_value((images + 1.0) / 2.0, 0.0, 1.0)
+            compressed = tf.map_fn(lambda pair: tf.image.adjust_jpeg_quality(pair[0], pair[1]),
+                                   (unit, quality), fn_output_signature=tf.float32)
+            compressed = tf.reshape(compressed, tf.shape(images)) * 2.0 - 1.0
+            chosen = tf.random.uniform((batch, 1, 1, 1), seed=seed) < 0.5
+            return tf.where(chosen, compressed, images)
+
+    return JpegArtefacts(name="jpeg_artefacts")
 
 
 def build_augmenter(kinds: list[str], seed: int):
@@ -119,11 +175,15 @@ def build_augmenter(kinds: list[str], seed: int):
             # value_range matters: the default (0, 255) clips every negative pixel to 0
             layers.RandomContrast(0.2, value_range=(-1.0, 1.0), seed=seed),
         ]
+    if "light" in kinds:
+        steps.append(_uneven_light_layer(seed))
     if "blur" in kinds:
         steps.append(layers.RandomGaussianBlur(factor=0.5, kernel_size=3, sigma=1.0,
                                                value_range=(-1.0, 1.0), seed=seed))
     if "noise" in kinds:
         steps.append(layers.GaussianNoise(0.05, seed=seed))
+    if "jpeg" in kinds:
+        steps.append(_jpeg_layer(seed))
     if "erasing" in kinds:
         steps.append(layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(-1.0, 1.0), seed=seed))
     return keras.Sequential(steps, name="augment") if steps else None
@@ -133,12 +193,21 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) * np.float32(PIXEL_SCALE) + np.float32(PIXEL_OFFSET))[..., None]
 
 
-def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, shuffle: bool, seed: int):
+def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, shuffle: bool, seed: int,
+                 soft_targets: np.ndarray | None = None, threads: int = 0):
+    """Batches of (input, target). With `soft_targets` (distillation) a target row is the
+    one-hot label followed by the teacher's softened probabilities (2 x num_classes)."""
     import tensorflow as tf
 
     x = to_model_input(data.images)
     y = np.eye(num_classes, dtype=np.float32)[data.labels]
+    if soft_targets is not None:
+        y = np.concatenate([y, soft_targets.astype(np.float32)], axis=1)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if threads:
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = threads
+        ds = ds.with_options(options)
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
@@ -157,9 +226,49 @@ def learning_rate_at(config: TrainConfig, epoch: int) -> float:
     return config.learning_rate * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _loss(config: TrainConfig):
+def soften(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities at a temperature: softmax(log p / T), i.e. p^(1/T) renormalised."""
+    logits = np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    soft = np.exp(logits)
+    return (soft / soft.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def distillation_loss(num_classes: int, temperature: float, alpha: float, label_smoothing: float = 0.0):
+    """alpha x cross-entropy with the true labels + (1 - alpha) x T^2 x cross-entropy between
+    the teacher's and the student's probabilities, both softened at temperature T (Hinton
+    et al. 2015; T^2 keeps the soft term's gradients on the scale of the hard one's).
+    The student ends in softmax, so log p is its logits up to a constant and
+    log_softmax(log p / T) is exactly its softened log-probabilities."""
+    from keras import ops
+
+    def distillation(y_true, y_pred):
+        hard, soft = y_true[:, :num_classes], y_true[:, num_classes:]
+        if label_smoothing:
+            hard = hard * (1.0 - label_smoothing) + label_smoothing / num_classes
+        log_p = ops.log(ops.clip(y_pred, 1e-12, 1.0))
+        hard_term = -ops.sum(hard * log_p, axis=-1)
+        soft_term = -ops.sum(soft * ops.log_softmax(log_p / temperature, axis=-1), axis=-1)
+        return alpha * hard_term + (1.0 - alpha) * temperature ** 2 * soft_term
+
+    return distillation
+
+
+def label_accuracy(num_classes: int):
+    """Accuracy against the one-hot labels at the front of a distillation target."""
+    from keras import ops
+
+    def accuracy(y_true, y_pred):
+        return ops.cast(ops.argmax(y_true[:, :num_classes], axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+
+    return accuracy
+
+
+def _loss(config: TrainConfig, num_classes: int):
     import keras
 
+    if config.teacher:
+        return distillation_loss(num_classes, config.temperature, config.alpha, config.label_smoothing)
     if config.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     return config.loss
@@ -247,14 +356,30 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     train_data, val_data, labels = prepare_splits(config)
     num_classes = len(labels)
     augmenter = build_augmenter(config.augment, config.seed)
-    train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed)
-    val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed)
+    soft_train = soft_val = None
+    if config.teacher:
+        from acting_mirror.training.distill import teacher_probabilities
+
+        teacher = teacher_probabilities(config.teacher, train_data, labels, threads=config.threads or 2)
+        soft_train = soften(teacher, config.temperature)
+        # validation scores the labels only; its soft half repeats them to keep the shape
+        soft_val = np.eye(num_classes, dtype=np.float32)[val_data.labels]
+    train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
+                            soft_train, config.threads)
+    val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed, soft_val, config.threads)
 
     model = build(config.architecture, num_classes=num_classes, width=config.width)
     if parent and not (resume and (run_dir / "backup").exists()):
         # a resumed run takes its weights from the backup (so a parent since moved or replaced is no loss)
         _start_weights(model, parent)
-    model.compile(optimizer=_optimizer(config), loss=_loss(config), metrics=["accuracy"])
+    metrics = [label_accuracy(num_classes)] if config.teacher else ["accuracy"]
+    model.compile(optimizer=_optimizer(config), loss=_loss(config, num_classes), metrics=metrics)
+    if parent and not resume:
+        # where the run starts: the parent's accuracy on the validation split, before any step
+        start = model.evaluate(val_ds, verbose=0, return_dict=True)
+        (run_dir / "init_eval.json").write_text(json.dumps(
+            {"split": config.val_split, "val_accuracy": float(start["accuracy"]), "val_loss": float(start["loss"])}
+        ) + "\n")
     callbacks = [
         # the backup holds the raw weights (and the optimizer's average); the swap after it
         # puts the averaged weights in place for validation and the checkpoints below
