@@ -17,7 +17,7 @@ USAGE = f"""{PROG} [--camera N | --video PATH | --youtube URL | --image PATH | -
        {PROG} report DIR [--script YAML]
        {PROG} batch VIDEO_OR_FOLDER_OR_URL... --out DIR [--script YAML] [options]"""
 EXIT_CODES = "exit codes: 0 done, 1 the run failed (a file or camera that cannot be opened, a write error), " \
-             "2 bad usage, 130 interrupted (Ctrl-C)"
+             "2 bad usage (or a backend this install lacks), 130 interrupted (Ctrl-C)"
 
 
 class Parser(argparse.ArgumentParser):

@@ -26,6 +26,12 @@ class ModelError(MirrorError, RuntimeError):
     """A model that cannot be found, read or run; the message names the file."""
 
 
+class BackendNotInstalled(ModelError):
+    """A backend this install lacks (keras without the train extra): like a bad flag, exit 2."""
+
+    exit_code = 2
+
+
 def resolve_metadata_path(path: str | Path) -> Path:
     """Accept a metadata JSON or a model file beside one; relative paths are tried
     from the working directory, then from the project root."""
@@ -157,7 +163,7 @@ class KerasClassifier(EmotionClassifier):
         try:
             require(TRAIN, "the keras backend", ("tensorflow", "keras"))
         except MissingExtra as error:
-            raise ModelError(f"{error}, or use the default tflite backend") from None
+            raise BackendNotInstalled(f"{error}, or use the default tflite backend") from None
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with native_stderr_silenced():
             import keras
