@@ -110,7 +110,7 @@ def exported(trained, tmp_path_factory):
     return folder / "tiny.json"
 
 
-@pytest.mark.parametrize("command", ["train", "distill", "evaluate", "export", "ensemble", "info"])
+@pytest.mark.parametrize("command", ["train", "distill", "evaluate", "robustness", "export", "ensemble", "info"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

@@ -145,7 +145,7 @@ def _ignored_on_resume(args, config) -> list[str]:
 def _model_path(args) -> str:
     from acting_mirror.config import ModelConfig
 
-    return args.model or ModelConfig().path
+    return (args.model if isinstance(args.model, str) else None) or ModelConfig().path
 
 
 def _add_evaluate(sub) -> None:
@@ -205,6 +205,47 @@ def _run_evaluate(args) -> int:
     if args.update_metadata:
         update_metadata_evaluation(json_path, args.split, results, store_views=bool(args.views))
         print(f"updated {json_path} evaluation.{args.split}" + (" and test_time_views" if args.views else ""))
+    return 0
+
+
+def _add_robustness(sub) -> None:
+    from acting_mirror.training.robustness import CONDITION_NAMES
+
+    p = sub.add_parser("robustness", help="accuracy under what a camera does to a face (box jitter, blur, "
+                                          "noise, JPEG, light, roll, distance), one model or several")
+    p.add_argument("--data", required=True, help="FER-2013 CSV (.csv or .csv.gz) or <split>/<class>/ image tree")
+    p.add_argument("--split", default="PublicTest", choices=ALL_SPLITS, help="default: %(default)s")
+    p.add_argument("--model", action="append",
+                   help="metadata JSON; repeat to compare models on the same degraded faces "
+                        "(default: the app's model)")
+    p.add_argument("--conditions", help=f"comma list from {', '.join(CONDITION_NAMES)} (default: all; "
+                                        "clean is always measured)")
+    p.add_argument("--limit", type=int, default=0, help="the first N faces of the split only (0: all)")
+    p.add_argument("--seed", type=int, default=0, help="the degradations' random draws (default: %(default)s)")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--threads", type=int, default=2, help="inference threads (default: %(default)s)")
+
+
+def _run_robustness(args) -> int:
+    from acting_mirror.model import load_classifier
+    from acting_mirror.training.data import Dataset, load_split
+    from acting_mirror.training.evaluate import write_json
+    from acting_mirror.training.robustness import conditions_named, format_probe, probe
+
+    if args.threads < 1 or args.limit < 0:
+        raise ValueError("--threads must be positive and --limit not negative")
+    conditions = conditions_named([name.strip() for name in args.conditions.split(",")] if args.conditions
+                                  else None)
+    classifiers = [load_classifier(path, "tflite", threads=args.threads, quantized=True)
+                   for path in (args.model or [_model_path(args)])]
+    dataset = load_split(args.data, args.split)
+    if args.limit:
+        dataset = Dataset(dataset.images[:args.limit], dataset.labels[:args.limit], dataset.source)
+    print(f"{len(dataset)} {args.split} faces, {len(conditions)} conditions", file=sys.stderr)
+    results = [probe(classifier, dataset, conditions, seed=args.seed) for classifier in classifiers]
+    print(format_probe(results))
+    if args.json:
+        print(f"wrote {write_json({'split': args.split, 'models': results}, args.json)}")
     return 0
 
 
@@ -325,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_train(sub, distill=True)
     _add_evaluate(sub)
+    _add_robustness(sub)
     _add_export(sub)
     _add_ensemble(sub)
     _add_info(sub)
@@ -332,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # what a command imports from the `train` extra; any command not listed needs TensorFlow and Keras
-COMMAND_MODULES = {"info": (), "evaluate": ("sklearn", "scipy")}
+COMMAND_MODULES = {"info": (), "evaluate": ("sklearn", "scipy"), "robustness": ("sklearn", "scipy")}
 KERAS_MODULES = ("tensorflow", "keras")
 
 
@@ -341,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _run_train, "distill": _run_train, "evaluate": _run_evaluate, "export": _run_export,
+    handlers = {"train": _run_train, "distill": _run_train, "evaluate": _run_evaluate, "robustness": _run_robustness,
+                "export": _run_export,
                 "ensemble": _run_ensemble, "info": _run_info}
     try:
         require(TRAIN, f"acting-mirror-model {args.command}", COMMAND_MODULES.get(args.command, KERAS_MODULES))
