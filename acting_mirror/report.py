@@ -31,6 +31,7 @@ import numpy as np
 
 from acting_mirror.errors import MirrorError
 from acting_mirror.script import Script, load_script
+from acting_mirror.sinks import make_folder
 from acting_mirror.timeline import Timeline
 
 TIMELINE_FILE = "timeline.csv"
@@ -139,7 +140,7 @@ def write_report(directory: str | Path, timeline: Timeline, fps: float, script: 
     (created if needed). Returns their paths by kind: csv, summary, html, over_time_png, polar_png.
     write_timeline=False: timeline.csv is already there (streamed during the run)."""
     directory = Path(directory)
-    _make_directory(directory)
+    make_folder(directory, "the report", ReportError)
     csv_path = directory / TIMELINE_FILE
     paths = {"csv": timeline.write_csv(csv_path) if write_timeline else csv_path}
     paths.update(_write_analysis(directory, timeline, fps, script, cue_spans))
@@ -196,15 +197,6 @@ def fps_from_times(times: np.ndarray) -> float:
     gaps = np.diff(np.unique(np.asarray(times, float)))
     gaps = gaps[gaps > 0]
     return float(1.0 / np.median(gaps)) if len(gaps) else DEFAULT_FPS
-
-
-def _make_directory(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise ReportError(f"report directory {directory} is a file") from None
-    except OSError as error:
-        raise ReportError(f"report directory {directory} cannot be created ({error.strerror})") from None
 
 
 def _read_previous_summary(path: Path) -> dict:

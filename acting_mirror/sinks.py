@@ -148,17 +148,19 @@ def _check_output_path(path: Path, what: str) -> None:
         raise SinkError(f"cannot write {what} {path}{link}: it is {kind}, not a file that can hold the {what}")
 
 
-def make_folder(folder: str | Path, what: str) -> Path:
-    """Create `folder` (and its parents) for `what`; SinkError naming the real cause."""
+def make_folder(folder: str | Path, what: str, error_class: type[MirrorError] = SinkError) -> Path:
+    """Create `folder` (and its parents) for `what`; `error_class` (a SinkError unless the
+    caller owns another kind of output) naming the real cause."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise SinkError(f"cannot write {what}: {folder} is a file, not a folder") from None
+        raise error_class(f"cannot write {what}: {folder} is a file, not a folder") from None
     except OSError as error:
-        raise SinkError(f"cannot write {what}: cannot create folder {folder} ({os_error_reason(error)})") from None
+        raise error_class(f"cannot write {what}: cannot create folder {folder} ({os_error_reason(error)})") \
+            from None
     if not folder.is_dir():
-        raise SinkError(f"cannot write {what}: {folder} is a file, not a folder")
+        raise error_class(f"cannot write {what}: {folder} is a file, not a folder")
     return folder
 
 
