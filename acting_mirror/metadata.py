@@ -15,6 +15,30 @@ import numpy as np
 from acting_mirror.errors import MirrorError
 from acting_mirror.views import View, views_from_json
 
+EQUALIZE_KEYS = frozenset({"std_below", "mean_below", "mean_above"})
+
+
+def equalize_unlike(crops: np.ndarray, rule: dict) -> np.ndarray:
+    """uint8 crops (N, H, W) with each crop whose contrast (std of its grey levels) or brightness
+    (their mean) lies outside `rule` histogram-equalized; the others unchanged. FER-2013's faces
+    come equalized (a flat histogram, std about 74), a camera's do not: equalizing those brings
+    them to what the model learnt from, while a crop already like the training faces is left as
+    it is (equalizing it again would change it). An empty rule changes nothing."""
+    if not rule or len(crops) == 0:
+        return crops
+    flat = crops.reshape(len(crops), -1).astype(np.float32)
+    means, stds = flat.mean(axis=1), flat.std(axis=1)
+    unlike = ((stds < rule.get("std_below", 0.0)) | (means < rule.get("mean_below", 0.0))
+              | (means > rule.get("mean_above", 256.0)))
+    if not unlike.any():
+        return crops
+    import cv2
+
+    out = np.array(crops, dtype=np.uint8, copy=True)
+    for i in np.flatnonzero(unlike):
+        out[i] = cv2.equalizeHist(out[i])
+    return out
+
 
 class MetadataError(MirrorError, ValueError):
     """A model's metadata file is missing or malformed."""
@@ -34,11 +58,19 @@ class ModelMetadata:
     training: dict = field(default_factory=dict)    # data, split, command, epochs, time...
     evaluation: dict = field(default_factory=dict)  # split -> metrics
     test_time_views: list = field(default_factory=list)  # [{zoom, flip}] averaged when views are on
+    # {"std_below", "mean_below", "mean_above"} in grey levels: a crop whose contrast or brightness
+    # lies outside these is histogram-equalized first, as the training faces were; {} = never
+    equalize: dict = field(default_factory=dict)
 
     @property
     def views(self) -> tuple[View, ...]:
         """The views averaged at test time (the crop and its mirror image when none are stored)."""
         return views_from_json(self.test_time_views)
+
+    def equalized(self, crops: np.ndarray) -> np.ndarray:
+        """uint8 crops (N, H, W), those unlike the training faces histogram-equalized (see
+        `equalize_unlike`); unchanged when the model's `equalize` rule is empty."""
+        return equalize_unlike(crops, self.equalize)
 
     def scale_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 crops (N, H, W) -> float32 model input (N, H, W, C)."""
@@ -71,6 +103,12 @@ class ModelMetadata:
             views_from_json(data.get("test_time_views", []))
         except ValueError as error:
             raise MetadataError(f"{where}: {error}") from None
+        equalize = data.get("equalize", {})
+        if not (isinstance(equalize, dict) and set(equalize) <= EQUALIZE_KEYS
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 256
+                        for v in equalize.values())):
+            raise MetadataError(f"{where}: 'equalize' must map {', '.join(sorted(EQUALIZE_KEYS))} "
+                                "to grey levels (0-256)")
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{
             **{k: v for k, v in data.items() if k in known},

@@ -89,13 +89,17 @@ class EmotionClassifier:
                              f"got {crops.shape}")
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
+        crops = self.metadata.equalized(crops)
         if not (self.test_time_views if test_time_views is None else test_time_views):
             return self._run(self.metadata.scale_pixels(crops))
-        return self.classify_views(crops, self.views, self.views_max_faces)
+        return self._classify_views(crops, self.views, self.views_max_faces)
 
     def classify_views(self, crops: np.ndarray, views: tuple[View, ...], max_faces: int = 0) -> np.ndarray:
         """The mean probabilities over the given views of each crop (of the first `max_faces`
         crops when > 0; the others get one pass), in one call."""
+        return self._classify_views(self.metadata.equalized(np.asarray(crops)), views, max_faces)
+
+    def _classify_views(self, crops: np.ndarray, views: tuple[View, ...], max_faces: int) -> np.ndarray:
         with_views = len(crops) if max_faces <= 0 else min(len(crops), max_faces)
         batch = np.concatenate([render_views(crops[:with_views], views), crops[with_views:]])
         probabilities = self._run(self.metadata.scale_pixels(batch))

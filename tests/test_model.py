@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from acting_mirror.metadata import ModelMetadata
+from acting_mirror.metadata import MetadataError, ModelMetadata, equalize_unlike
 from acting_mirror.model import ModelError, load_classifier
 from acting_mirror.training.data import FER_DISPLAY_NAMES
 from acting_mirror.training.export import face_crops
@@ -222,3 +222,65 @@ def test_load_errors_are_model_errors_naming_the_file(tiny_model, tmp_path):
     path.write_text(json.dumps({**metadata.to_json(), "input_size": [48]}))
     with pytest.raises(ModelError, match="'input_size' must be"):
         load_classifier(path)
+
+
+# --- crops unlike the training faces are equalized, as FER-2013's faces are -------------------------
+
+FER_LIKE_RULE = {"std_below": 70.0, "mean_below": 105.0, "mean_above": 170.0}
+
+
+def test_equalize_unlike_changes_only_crops_unlike_the_training_faces():
+    faces = face_crops(8, seed=2)
+    flat = np.stack([cv2_equalize(face) for face in faces])  # like FER's faces: a flat histogram
+    assert all(face.std() >= 70 for face in flat)
+    assert equalize_unlike(flat, FER_LIKE_RULE) is flat  # nothing to do: the same array back
+
+    dark = (faces * 0.35).astype(np.uint8)                  # a dim room
+    washed = (faces * 0.3 + 170).astype(np.uint8)           # over-exposed, little contrast
+    for shifted in (dark, washed):
+        out = equalize_unlike(shifted, FER_LIKE_RULE)
+        assert out.dtype == np.uint8 and out.shape == shifted.shape
+        assert all(60 < face.std() < 90 and 110 < face.mean() < 150 for face in out)
+        assert not np.shares_memory(out, shifted)
+    mixed = np.concatenate([flat[:2], dark[:2]])
+    out = equalize_unlike(mixed, FER_LIKE_RULE)
+    np.testing.assert_array_equal(out[:2], flat[:2])
+    np.testing.assert_array_equal(out[2:], [cv2_equalize(face) for face in dark[:2]])
+    assert equalize_unlike(dark, {}) is dark and len(equalize_unlike(dark[:0], FER_LIKE_RULE)) == 0
+
+
+def cv2_equalize(face):
+    import cv2
+
+    return cv2.equalizeHist(face)
+
+
+def test_a_dim_face_reads_like_the_lit_one_when_the_model_equalizes(tiny_model, tmp_path):
+    """The same real face, lit and in a dim room: with the rule in its metadata the model gets
+    (nearly) the same input for both, so (nearly) the same probabilities; without it, not."""
+    faces = face_crops(6, seed=4)
+    dim = (faces * 0.35).astype(np.uint8)
+    plain = load_classifier(tiny_model, "tflite", threads=1)
+    path = copy_model(tiny_model, tmp_path)
+    replace(ModelMetadata.load(path), equalize=FER_LIKE_RULE).save(path)
+    equalizing = load_classifier(path, "tflite", threads=1)
+    assert equalizing.metadata.equalize == FER_LIKE_RULE
+    for classify in (lambda c, x: c.classify(x), lambda c, x: c.classify(x, test_time_views=True),
+                     lambda c, x: c.classify_views(x, parse_views("1,1.05m"))):
+        gap_plain = np.abs(classify(plain, faces) - classify(plain, dim)).max()
+        gap_equalizing = np.abs(classify(equalizing, faces) - classify(equalizing, dim)).max()
+        assert gap_equalizing < 0.5 * gap_plain, (gap_equalizing, gap_plain)
+        # and it is the equalized crop the network sees
+        np.testing.assert_allclose(classify(equalizing, dim),
+                                   classify(plain, np.stack([cv2_equalize(face) for face in dim])), atol=1e-6)
+
+
+@pytest.mark.parametrize("rule", [[70], {"std_above": 3}, {"std_below": "70"}, {"mean_below": -1},
+                                  {"mean_above": True}])
+def test_bad_equalize_rules_in_the_metadata_are_named(tiny_model, tmp_path, rule):
+    path = copy_model(tiny_model, tmp_path)
+    data = json.loads(path.read_text())
+    data["equalize"] = rule
+    path.write_text(json.dumps(data))
+    with pytest.raises(MetadataError, match="'equalize' must map"):
+        ModelMetadata.load(path)

@@ -29,7 +29,7 @@ from acting_mirror.training.data import (
     load_split,
 )
 from acting_mirror.training.export import face_crops
-from acting_mirror.training.train import AUGMENTATIONS
+from acting_mirror.training.train import AUGMENTATIONS, EQUALIZE_UNLIKE_FER
 from acting_mirror.views import DEFAULT_VIEWS, View, render_views
 
 PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
@@ -243,6 +243,7 @@ def test_train_writes_run_and_output_model(trained):
     assert metadata.labels == FER_DISPLAY_NAMES
     assert metadata.files == {"keras": "tiny.keras"}
     assert (metadata.input_size, metadata.channels) == ((48, 48), 1)
+    assert metadata.equalize == EQUALIZE_UNLIKE_FER  # what the app does to crops unlike FER's faces
     assert metadata.architecture == "mini_xception"
     assert metadata.parameters == model.count_params()
     assert model.output_shape == (None, 7)
@@ -661,8 +662,9 @@ def test_ensemble_averages_its_members_in_one_model(trained, second_model, tmp_p
     metadata = ModelMetadata.load(output.with_suffix(".json"))
     assert metadata.parameters == sum(m.parameters for m in members)
     assert metadata.architecture == "ensemble of mini_xception w0.25 + mini_xception w0.25"
-    for name in ("labels", "input_size", "channels", "pixel_scale", "pixel_offset"):
+    for name in ("labels", "input_size", "channels", "pixel_scale", "pixel_offset", "equalize"):
         assert getattr(metadata, name) == getattr(members[0], name)
+    assert metadata.equalize == EQUALIZE_UNLIKE_FER
     assert [m["name"] for m in metadata.training["members"]] == ["tiny", "tiny_b"]
     assert metadata.training["members"][1]["training"]["config"]["seed"] == 5
 
@@ -695,6 +697,9 @@ def test_ensemble_refuses_members_that_cannot_be_averaged(trained, second_model,
     scaled.save(tmp_path / "tiny_b.json")
     code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], tmp_path / "tiny_b.json", "--output", output)
     assert_one_line_error(code, err, "pixel_scale")
+    replace(ModelMetadata.load(second_model), equalize={}).save(tmp_path / "tiny_b.json")
+    code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], tmp_path / "tiny_b.json", "--output", output)
+    assert_one_line_error(code, err, "equalize")
     code, _, err = run_cli(capsys, "ensemble", "--members", trained[1], second_model, "--output", tmp_path / "x.h5")
     assert_one_line_error(code, err, ".keras")
     assert not output.exists() and not (tmp_path / "x.h5").exists()

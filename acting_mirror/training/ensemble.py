@@ -16,7 +16,7 @@ from acting_mirror.metadata import ModelMetadata
 from acting_mirror.model import ModelError, load_metadata
 
 # what every member must share for their probabilities to be averaged
-SHARED_FIELDS = ("labels", "input_size", "channels", "pixel_scale", "pixel_offset")
+SHARED_FIELDS = ("labels", "input_size", "channels", "pixel_scale", "pixel_offset", "equalize")
 
 
 def load_members(paths: list[str | Path]) -> list[tuple[ModelMetadata, Path]]:
@@ -64,6 +64,7 @@ def build_ensemble(paths: list[str | Path], output: str | Path, name: str | None
         channels=first.channels,
         pixel_scale=first.pixel_scale,
         pixel_offset=first.pixel_offset,
+        equalize=dict(first.equalize),
         architecture="ensemble of " + " + ".join(_describe(metadata) for metadata, _ in members),
         parameters=int(model.count_params()),
         files={"keras": output.name},

@@ -15,12 +15,12 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from acting_mirror.metadata import ModelMetadata
+from acting_mirror.metadata import ModelMetadata, equalize_unlike
 from acting_mirror.training.data import (
     ALL_SPLITS,
     FER_CLASSES,
@@ -39,6 +39,11 @@ AUGMENTATIONS = ("geometric", "noise", "brightness", "blur", "erasing", "light",
 # Training input is pixel / 127.5 - 1, i.e. [-1, 1] (as Arriaga et al.); stored in metadata.
 PIXEL_SCALE = 1.0 / 127.5
 PIXEL_OFFSET = -1.0
+# FER-2013's faces come histogram-equalized: per face, the std of the grey levels is 72-99 and
+# the mean 108-179 (0.5th-99.5th percentiles of Training). A face outside these bounds (1.3% of
+# Training; most camera crops) is equalized before the model sees it, in training and in the app
+# (`ModelMetadata.equalize`, written into every model's metadata).
+EQUALIZE_UNLIKE_FER = {"std_below": 70.0, "mean_below": 105.0, "mean_above": 170.0}
 
 
 @dataclass
@@ -314,6 +319,8 @@ def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str]]:
         val, _ = remap_excluding(val, excluded)
     if len(train) == 0 or len(val) == 0:
         raise DatasetError(f"{config.data}: nothing left to train or validate on")
+    # the app equalizes crops unlike FER's faces (the model's metadata says so): train on the same
+    train, val = (replace(data, images=equalize_unlike(data.images, EQUALIZE_UNLIKE_FER)) for data in (train, val))
     return train, val, names
 
 
@@ -475,6 +482,7 @@ def package_model(run_dir: str | Path, output: str | Path, name: str | None = No
         channels=int(channels),
         pixel_scale=PIXEL_SCALE,
         pixel_offset=PIXEL_OFFSET,
+        equalize=dict(EQUALIZE_UNLIKE_FER),
         architecture=config.architecture,
         parameters=int(model.count_params()),
         files={"keras": output.name},
