@@ -575,6 +575,7 @@ def test_info_shows_the_metadata(exported, capsys):
     assert "tiny_dynamic.tflite (" in out and "MISSING" not in out
     assert "epochs_run: 1" in out
     assert "views         crop; crop, mirrored (default;" in out
+    assert "equalize      histogram-equalized first when grey-level std < 70 or mean < 105 or mean > 170" in out
     code, out, _ = run_cli(capsys, "info", "--model", exported, "--json")
     assert json.loads(out) == json.loads(exported.read_text())
 

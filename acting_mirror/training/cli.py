@@ -304,6 +304,15 @@ def _run_info(args) -> int:
     return 0
 
 
+def _describe_equalize(rule: dict) -> str:
+    if not rule:
+        return "never (crops reach the model as they are)"
+    parts = [f"grey-level std < {rule['std_below']:g}" if "std_below" in rule else "",
+             f"mean < {rule['mean_below']:g}" if "mean_below" in rule else "",
+             f"mean > {rule['mean_above']:g}" if "mean_above" in rule else ""]
+    return "histogram-equalized first when " + " or ".join(p for p in parts if p) + " (unlike the training faces)"
+
+
 def format_info(metadata, json_path: Path) -> str:
     """A model's metadata, readably: identity, input, files (with sizes), training, evaluation."""
     lines = [
@@ -316,6 +325,7 @@ def format_info(metadata, json_path: Path) -> str:
         f"{abs(metadata.pixel_offset):g}",
         f"views         {'; '.join(view.describe() for view in metadata.views)} "
         f"({'stored' if metadata.test_time_views else 'default'}; averaged when model.test_time_views is on)",
+        f"equalize      {_describe_equalize(metadata.equalize)}",
         "files",
     ]
     key_width = max((len(key) for key in metadata.files), default=0) + 2
