@@ -128,7 +128,7 @@ class Condition:
     def description(self) -> str:
         if self.apply is None:
             return "the face at camera scale and back, nothing else"
-        return (self.apply.__doc__ or "").split("\n\n")[0].replace("\n", " ").strip()
+        return " ".join((self.apply.__doc__ or "").split("\n\n")[0].split())
 
 
 CONDITIONS: tuple[Condition, ...] = (
