@@ -30,7 +30,7 @@ from acting_mirror.training.data import (
 )
 from acting_mirror.training.export import face_crops
 from acting_mirror.training.train import AUGMENTATIONS, EQUALIZE_UNLIKE_FER
-from acting_mirror.views import DEFAULT_VIEWS, View, render_views
+from acting_mirror.views import DEFAULT_VIEWS, View
 
 PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
 # small, fast and single-threaded: the machine is shared with real training runs
@@ -312,6 +312,24 @@ def test_augmentations_keep_the_pixel_range(kind):
     assert augmented.min() >= -1.3 and augmented.max() <= 1.3
 
 
+def test_far_augmentation_leaves_about_half_the_faces_with_little_detail():
+    from acting_mirror.training.train import build_augmenter, to_model_input
+
+    faces = to_model_input(face_crops(64, seed=6))
+    augmented = np.asarray(build_augmenter(["far"], seed=2)(faces, training=True))
+
+    def detail(image):
+        return float(cv2.Laplacian(image[..., 0].astype(np.float64), cv2.CV_64F).var())
+
+    ratios = np.array([detail(a) / detail(f) for a, f in zip(augmented, faces, strict=True)])
+    untouched = np.isclose(ratios, 1.0)
+    assert 0.25 < untouched.mean() < 0.75               # half the faces, drawn at random
+    assert np.all(ratios[~untouched] < 0.6)              # the others lost most of their detail
+    # and are still the same faces, only softer
+    for a, f in zip(augmented[~untouched], faces[~untouched], strict=True):
+        assert np.corrcoef(a.ravel(), f.ravel())[0, 1] > 0.8
+
+
 def test_train_refuses_bad_runs_and_outputs(fer_csv, tmp_path, capsys):
     run_dir = tmp_path / "run"
     code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, "--output",
@@ -467,7 +485,8 @@ def test_evaluate_views_become_the_models_own(exported, fer_csv, tmp_path, capsy
     assert ModelMetadata.load(json_path).views == views
     classifier = load_classifier(json_path, "tflite", threads=1)
     data = load_split(fer_csv, "PublicTest")
-    expected = np.mean([classifier.classify(render_views(data.images, (view,))) for view in views], axis=0)
+    # each view alone, then averaged
+    expected = np.mean([classifier.classify_views(data.images, (view,)) for view in views], axis=0)
     results = json.loads(results_path.read_text())
     check_metrics(results["tta"], data.labels, expected)
     check_metrics(results, data.labels, classifier.classify(data.images))
@@ -523,7 +542,14 @@ def test_export_writes_tflite_that_matches_keras(exported, trained):
     samples = sample_crops(20, (48, 48), seed=7)
     for check in compare(keras_classifier, float_classifier, "tflite", samples):
         assert check.max_abs_diff < 1e-4, check.describe()
-        assert check.top1_agreement == 1.0
+    # the same top class wherever the top two are further apart than the largest difference
+    # (this barely trained model's probabilities are close to 1/7, so some crops are near-ties)
+    for crops in samples.values():
+        expected, actual = keras_classifier.classify(crops), float_classifier.classify(crops)
+        top_two = np.sort(expected, axis=1)[:, -2:]
+        clear = top_two[:, 1] - top_two[:, 0] > 2e-4
+        assert clear.sum() >= len(crops) // 2
+        np.testing.assert_array_equal(expected[clear].argmax(axis=1), actual[clear].argmax(axis=1))
     # the trained package itself is untouched
     assert ModelMetadata.load(trained[1]).files == {"keras": "tiny.keras"}
 

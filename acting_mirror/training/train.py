@@ -35,7 +35,7 @@ from acting_mirror.training.data import (
 LOSSES = ("categorical_crossentropy", "mean_squared_error", "squared_hinge")
 # "light" (uneven lighting) and "jpeg" (compression artefacts) mimic the app's webcam crops,
 # with "blur" and "noise"; box jitter and small rolls are "geometric"'s shifts, zooms and rotations
-AUGMENTATIONS = ("geometric", "noise", "brightness", "blur", "erasing", "light", "jpeg")
+AUGMENTATIONS = ("geometric", "noise", "brightness", "blur", "erasing", "light", "jpeg", "far")
 # Training input is pixel / 127.5 - 1, i.e. [-1, 1] (as Arriaga et al.); stored in metadata.
 PIXEL_SCALE = 1.0 / 127.5
 PIXEL_OFFSET = -1.0
@@ -161,6 +161,27 @@ def _jpeg_layer(seed: int):
     return JpegArtefacts(name="jpeg_artefacts")
 
 
+def _far_layer(seed: int):
+    """A face far from the camera: half the faces shrunk to 16-32 px across (area-averaged, as a
+    camera and the app's INTER_AREA shrink do) and enlarged back, so they keep only that much
+    detail. The robustness probe's largest drop (model card, "Faces as a camera gives them")."""
+    import keras
+    import tensorflow as tf
+
+    class FarFace(keras.layers.Layer):
+        def call(self, images, training=True):
+            if not training:
+                return images
+            shape = tf.shape(images)
+            side = tf.random.uniform((), 16, 33, dtype=tf.int32, seed=seed)  # one size a batch
+            small = tf.image.resize(images, (side, side), method="area")
+            back = tf.image.resize(small, shape[1:3], method="bilinear")
+            chosen = tf.random.uniform((shape[0], 1, 1, 1), seed=seed) < 0.5
+            return tf.where(chosen, back, images)
+
+    return FarFace(name="far_face")
+
+
 def build_augmenter(kinds: list[str], seed: int):
     """Keras preprocessing layers applied to [-1, 1] batches inside tf.data."""
     import keras
@@ -189,6 +210,8 @@ def build_augmenter(kinds: list[str], seed: int):
         steps.append(layers.GaussianNoise(0.05, seed=seed))
     if "jpeg" in kinds:
         steps.append(_jpeg_layer(seed))
+    if "far" in kinds:
+        steps.append(_far_layer(seed))
     if "erasing" in kinds:
         steps.append(layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(-1.0, 1.0), seed=seed))
     return keras.Sequential(steps, name="augment") if steps else None
