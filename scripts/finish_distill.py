@@ -100,9 +100,10 @@ def main(argv=None) -> int:
     baseline = load_classifier(args.baseline, "tflite", threads=args.threads, quantized=True)
     budget = len(baseline.views) * baseline.metadata.parameters
     best = None
+    results = {}
     for spec in CANDIDATE_VIEWS:
         views = parse_views(spec)
-        result = evaluate_model(student, holdout, views=views)
+        result = results[views] = evaluate_model(student, holdout, views=views)
         ms = latency_ms(student, crops, views)
         accuracy = result["tta"]["accuracy"]
         affordable = len(views) * student.metadata.parameters <= budget
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
             best = (views, result)
     if args.views:
         fixed = parse_views(args.views)
-        best = (fixed, evaluate_model(student, holdout, views=fixed))
+        best = (fixed, results.get(fixed) or evaluate_model(student, holdout, views=fixed))
     if best is None:
         raise SystemExit("finish_distill: even one pass of the student costs more than the default")
     chosen, holdout_result = best

@@ -142,10 +142,11 @@ def _ignored_on_resume(args, config) -> list[str]:
     return ignored
 
 
-def _model_path(args) -> str:
+def _model_path(path: str | None) -> str:
+    """The model a command was given, else the app's default."""
     from acting_mirror.config import ModelConfig
 
-    return (args.model if isinstance(args.model, str) else None) or ModelConfig().path
+    return path or ModelConfig().path
 
 
 def _add_evaluate(sub) -> None:
@@ -188,7 +189,7 @@ def _run_evaluate(args) -> int:
 
     if args.batch_size < 1 or args.threads < 1:
         raise ValueError("--batch-size and --threads must be positive")
-    metadata, json_path = load_metadata(_model_path(args))
+    metadata, json_path = load_metadata(_model_path(args.model))
     backend = args.backend or ("tflite" if "tflite" in metadata.files else "keras")
     classifier = load_classifier(json_path, backend, threads=args.threads, quantized=not args.float32)
     print(f"loading {args.split} from {args.data}", file=sys.stderr)
@@ -237,7 +238,7 @@ def _run_robustness(args) -> int:
     conditions = conditions_named([name.strip() for name in args.conditions.split(",")] if args.conditions
                                   else None)
     classifiers = [load_classifier(path, "tflite", threads=args.threads, quantized=True)
-                   for path in (args.model or [_model_path(args)])]
+                   for path in (args.model or [_model_path(None)])]
     dataset = load_split(args.data, args.split)
     if args.limit:
         dataset = Dataset(dataset.images[:args.limit], dataset.labels[:args.limit], dataset.source)
@@ -299,7 +300,7 @@ def _add_info(sub) -> None:
 def _run_info(args) -> int:
     from acting_mirror.model import load_metadata
 
-    metadata, json_path = load_metadata(_model_path(args))
+    metadata, json_path = load_metadata(_model_path(args.model))
     print(json.dumps(metadata.to_json(), indent=2) if args.json else format_info(metadata, json_path))
     return 0
 
