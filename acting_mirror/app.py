@@ -284,24 +284,30 @@ class RunSummary:
         if self.stop_detail:
             stop = f"{stop}: {self.stop_detail}"
         if self.skipped_frames:
-            stop = f"{stop} ({self.skipped_frames} damaged frames skipped)"
-        lines = [f"{self.frames} frames in {self.seconds:.1f} s ({self.mean_fps:.1f} FPS mean), stopped by {stop}",
+            stop = f"{stop} ({_count(self.skipped_frames, 'damaged frame')} skipped)"
+        lines = [f"{_count(self.frames, 'frame')} in {self.seconds:.1f} s ({self.mean_fps:.1f} FPS mean), "
+                 f"stopped by {stop}",
                  f"face tracks: {self.face_tracks} (a face lost for a while starts a new one); "
-                 f"person 0 in {self.person0_frames} frames"]
-        if self.person0_share:
-            shares = sorted(self.person0_share.items(), key=lambda kv: kv[1], reverse=True)
-            lines.append("person 0: " + ", ".join(f"{label} {share:.0%}" for label, share in shares if share > 0))
+                 f"person 0 in {_count(self.person0_frames, 'frame')}"]
+        shares = sorted(((label, share) for label, share in self.person0_share.items() if share > 0),
+                        key=lambda kv: kv[1], reverse=True)
+        if shares:  # a run that never saw a face has no line here rather than an empty one
+            lines.append("person 0: " + ", ".join(f"{label} {share:.0%}" for label, share in shares))
         if self.detector:
             lines.append(f"detector: {self.detector}")
         if self.output and self.output_failed:
             lines.append(f"video: {self.output} is incomplete (see the error)")
         elif self.output:
-            lines.append(f"video: {self.output} ({self.output_frames} frames)")
+            lines.append(f"video: {self.output} ({_count(self.output_frames, 'frame')})")
         if self.report:
             lines.append(f"report: {self.report}")
         for path in self.snapshots:
             lines.append(f"snapshot: {path}")
         return lines
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def render_main(image: np.ndarray, result: FrameResult, view: ViewState, fps: float, cue_status=None) -> np.ndarray:

@@ -115,6 +115,7 @@ def test_no_face_clip_still_gives_a_valid_video(clips, tmp_path):
     assert result.returncode == 0, result.stderr
     assert video_info(tmp_path / "none.avi")[0] == 10
     assert "person 0 in 0 frames" in result.stdout
+    assert "person 0:" not in result.stdout  # no empty emotion line for a face never seen
 
 
 def test_max_frames_stops_early(clips, tmp_path):
@@ -122,6 +123,10 @@ def test_max_frames_stops_early(clips, tmp_path):
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert video_info(tmp_path / "o.avi")[0] == 7
+    one = run_cli("--video", str(clips["long"]), "--no-display", "--max-frames", "1", "--output", "one.avi",
+                  cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.startswith("1 frame in ") and "video: one.avi (1 frame)" in one.stdout
 
 
 def test_image_of_the_astronaut_is_happy(tmp_path):
