@@ -825,6 +825,79 @@ def test_distill_trains_on_the_teachers_probabilities_and_resumes(exported, fer_
     assert code == 0 and "/7)" in out
 
 
+def test_bank_batches_pair_each_copy_with_its_own_target_and_redraw_every_epoch():
+    from acting_mirror.training.train import make_bank_dataset
+
+    rows, copies, classes = 37, 3, 7
+    # copy k of row n is a flat image of grey level 3n + k; its soft target is one-hot at k
+    images = (3 * np.arange(rows)[:, None] + np.arange(copies)[None, :]).astype(np.uint8)
+    images = np.broadcast_to(images[:, :, None, None], (rows, copies, 48, 48)).copy()
+    soft = np.broadcast_to(np.eye(classes, dtype=np.float32)[:copies], (rows, copies, classes)).copy()
+    labels = np.arange(rows) % classes
+    bank = make_bank_dataset(images, soft, labels, classes, batch_size=8, seed=5)
+
+    def one_epoch(dataset):
+        seen = []
+        for x, y in dataset:
+            x, y = x.numpy(), y.numpy()
+            assert x.shape[1:] == (48, 48, 1) and y.shape == (len(x), 2 * classes) and len(x) <= 8
+            level = np.rint((x[:, 0, 0, 0] + 1.0) * 127.5).astype(int)
+            row, copy = level // 3, level % 3
+            assert np.array_equal(y[:, :classes].argmax(1), labels[row])   # the row's own label
+            assert np.array_equal(y[:, classes:].argmax(1), copy)          # the chosen copy's own target
+            seen += list(zip(row.tolist(), copy.tolist(), strict=True))
+        return seen
+
+    first, second = one_epoch(bank), one_epoch(bank)
+    for epoch in (first, second):
+        assert sorted(row for row, _ in epoch) == list(range(rows))  # every row once an epoch
+        assert len({copy for _, copy in epoch}) == copies             # copies drawn, not always the first
+    assert [r for r, _ in first] != [r for r, _ in second]            # a new order each epoch
+    assert dict(first) != dict(second)                                # and new copies
+    # the same seed gives the same batches; a resumed run (first_epoch 1) draws anew
+    assert one_epoch(make_bank_dataset(images, soft, labels, classes, batch_size=8, seed=5)) == first
+    assert one_epoch(make_bank_dataset(images, soft, labels, classes, batch_size=8, seed=5, first_epoch=1)) != first
+
+
+def test_distill_with_teacher_copies_trains_on_what_the_teacher_saw(exported, fer_csv, tmp_path, capsys,
+                                                                     monkeypatch):
+    from acting_mirror.metadata import equalize_unlike
+
+    monkeypatch.setenv("ACTING_MIRROR_CACHE", str(tmp_path / "cache"))
+    run_dir = tmp_path / "run"
+    tiny = [arg for arg in TINY if arg != "--no-augment"]
+    common = ["--data", fer_csv, "--run-dir", run_dir, "--teacher", exported, *tiny,
+              "--augment", "geometric,far,erasing", "--teacher-copies", "3"]
+    code, out, _ = run_cli(capsys, "distill", *common, "--epochs", "1")
+    assert code == 0, out
+    assert "on 3 augmented copies of 35 faces" in out
+    banks = list((tmp_path / "cache" / "teacher").glob("tiny-bank3-*.npz"))
+    assert len(banks) == 1
+    with np.load(banks[0]) as cached:
+        images, probabilities = cached["images"], cached["probabilities"]
+    rest = load_dataset(fer_csv, (TRAIN_REST_SPLIT,))[TRAIN_REST_SPLIT]
+    assert images.shape == (35, 3, 48, 48) and probabilities.shape == (35, 3, 7)
+    clean = equalize_unlike(rest.images, EQUALIZE_UNLIKE_FER)
+    # three different pictures of each face, none of them the clean row
+    assert all(not np.array_equal(images[n, a], images[n, b]) for n in range(35) for a, b in ((0, 1), (1, 2)))
+    assert np.mean([np.array_equal(images[n, k], clean[n]) for n in range(35) for k in range(3)]) < 0.1
+    # each copy is prepared as the app prepares a crop, and its target is the teacher's answer to it
+    flat = images.reshape(-1, 48, 48)
+    assert np.array_equal(equalize_unlike(flat, EQUALIZE_UNLIKE_FER), flat)
+    app_teacher = load_classifier(exported, "tflite", threads=1, quantized=True, test_time_views=True)
+    assert np.allclose(probabilities.reshape(-1, 7), app_teacher.classify(flat), atol=1e-6)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["teacher_copies"] == 3
+    code, out, _ = run_cli(capsys, "distill", *common, "--resume", "--epochs", "2")
+    assert code == 0 and "teacher's bank of augmented copies from the cache" in out
+    with open(run_dir / "log.csv", newline="") as log:
+        assert [int(row["epoch"]) for row in csv.DictReader(log)] == [0, 1]
+    from acting_mirror.training.train import TrainConfig
+
+    with pytest.raises(ValueError, match="need a teacher"):
+        TrainConfig(data="d", run_dir="r", teacher_copies=2).validate()
+
+
 def test_distill_errors_are_one_line(exported, fer_csv, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ACTING_MIRROR_CACHE", str(tmp_path / "cache"))
     common = ["--data", fer_csv, *TINY, "--epochs", "1"]

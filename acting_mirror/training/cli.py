@@ -29,6 +29,11 @@ def _add_train(sub, distill: bool = False) -> None:
                        help="softens teacher and student probabilities alike")
         p.add_argument("--alpha", type=float, default=defaults.alpha,
                        help="weight of the true labels; the teacher's soft targets get 1 - alpha")
+        p.add_argument("--teacher-copies", type=int, default=defaults.teacher_copies,
+                       help="0: the teacher labels the clean rows and the student trains on them augmented; "
+                            "K: K augmented copies of each row are made once, the teacher labels each copy "
+                            "as it is, and every epoch the student sees one copy of each row (teacher and "
+                            "student see the same picture)")
         train_split, val_split = TRAIN_REST_SPLIT, HOLDOUT_SPLIT
     else:
         p = sub.add_parser("train", help="train a model on FER-2013 (CSV or image folders)",
@@ -97,6 +102,7 @@ def _run_train(args) -> int:
         init_from=args.init_from, ema=args.ema, train_split=args.train_split, val_split=args.val_split,
         teacher=getattr(args, "teacher", ""), temperature=getattr(args, "temperature", TrainConfig.temperature),
         alpha=getattr(args, "alpha", TrainConfig.alpha),
+        teacher_copies=getattr(args, "teacher_copies", TrainConfig.teacher_copies),
     )
     if args.resume:
         ignored = _ignored_on_resume(args, config)

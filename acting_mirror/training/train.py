@@ -74,6 +74,8 @@ class TrainConfig:
     teacher: str = ""                 # distillation: the teacher model (metadata JSON) run as the app runs it
     temperature: float = 3.0          # distillation: softening of teacher and student probabilities
     alpha: float = 0.3                # distillation: weight of the true labels (1 - alpha: the teacher's)
+    teacher_copies: int = 0           # distillation: 0 = the teacher labels the clean rows; K = K augmented
+                                      # copies of each row, each labelled as it is (consistent teaching)
 
     def validate(self) -> None:
         from acting_mirror.training.architectures import ARCHITECTURES
@@ -96,6 +98,8 @@ class TrainConfig:
                 raise ValueError(f"unknown split {split!r}; choose from {', '.join(ALL_SPLITS)}")
         if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:
             raise ValueError("temperature must be positive and alpha in [0, 1]")
+        if self.teacher_copies < 0 or (self.teacher_copies and not self.teacher):
+            raise ValueError("teacher copies must be 0 or more, and need a teacher")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema momentum {self.ema} must be in [0, 1)")
         if self.width <= 0 or self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -244,6 +248,50 @@ def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, sh
     return ds.prefetch(2)
 
 
+def to_pixels(model_input) -> np.ndarray:
+    """The inverse of `to_model_input`: [-1, 1] batches (B, H, W, 1) back to uint8 (B, H, W)."""
+    pixels = (np.asarray(model_input, np.float32)[..., 0] - np.float32(PIXEL_OFFSET)) / np.float32(PIXEL_SCALE)
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+def pixel_augmenter(augmenter, equalize: dict | None):
+    """A uint8 batch -> the augmented batch as the app would hand it to the model: the
+    augmentations (camera conditions), then the equalize rule the app applies to odd crops."""
+    def augment(images: np.ndarray) -> np.ndarray:
+        out = images if augmenter is None else to_pixels(augmenter(to_model_input(images), training=True))
+        return equalize_unlike(out, equalize) if equalize else out
+
+    return augment
+
+
+def make_bank_dataset(images: np.ndarray, soft_targets: np.ndarray, labels: np.ndarray, num_classes: int,
+                      batch_size: int, seed: int, first_epoch: int = 0):
+    """Batches of (input, one-hot label + soft target) from a bank of augmented copies
+    ((N, K, H, W) images, (N, K, classes) targets): every epoch visits each row once, in a
+    new order, as one of its K copies drawn at random, with that copy's own target. The
+    draws are seeded by (seed, first_epoch), so a resumed run goes on with new ones."""
+    import tensorflow as tf
+
+    count, copies = images.shape[:2]
+    one_hot = np.eye(num_classes, dtype=np.float32)[labels]
+    draw = np.random.default_rng([seed, first_epoch])
+
+    def gather(rows: np.ndarray):
+        chosen = draw.integers(copies, size=len(rows))
+        targets = np.concatenate([one_hot[rows], soft_targets[rows, chosen].astype(np.float32)], axis=1)
+        return to_model_input(images[rows, chosen]), targets
+
+    def batch(rows):
+        x, y = tf.numpy_function(gather, [rows], (tf.float32, tf.float32), stateful=True)
+        x.set_shape((None, *images.shape[2:], 1))
+        y.set_shape((None, 2 * num_classes))
+        return x, y
+
+    rows = tf.data.Dataset.range(count).shuffle(count, seed=seed + 7919 * first_epoch, reshuffle_each_iteration=True)
+    # one call at a time keeps the draws in order, so the same seed gives the same batches
+    return rows.batch(batch_size).map(batch, num_parallel_calls=1).prefetch(2)
+
+
 def learning_rate_at(config: TrainConfig, epoch: int) -> float:
     """Linear warm-up then cosine decay to 1% (a pure function of the epoch: resume-safe)."""
     if config.schedule != "cosine":
@@ -388,14 +436,25 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     augmenter = build_augmenter(config.augment, config.seed)
     soft_train = soft_val = None
     if config.teacher:
-        from acting_mirror.training.distill import teacher_probabilities
+        from acting_mirror.training.distill import teacher_bank, teacher_probabilities
 
-        teacher = teacher_probabilities(config.teacher, train_data, labels, threads=config.threads or 2)
-        soft_train = soften(teacher, config.temperature)
         # validation scores the labels only; its soft half repeats them to keep the shape
         soft_val = np.eye(num_classes, dtype=np.float32)[val_data.labels]
-    train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
-                            soft_train, config.threads)
+    if config.teacher and config.teacher_copies:
+        bank, teacher = teacher_bank(
+            config.teacher, train_data, labels, config.teacher_copies,
+            pixel_augmenter(augmenter, EQUALIZE_UNLIKE_FER),
+            f"augment {','.join(config.augment) or 'none'} seed {config.seed}; equalize {EQUALIZE_UNLIKE_FER}",
+            threads=config.threads or 2)
+        soft_bank = soften(teacher.reshape(-1, num_classes), config.temperature).reshape(teacher.shape)
+        train_ds = make_bank_dataset(bank, soft_bank, train_data.labels, num_classes, config.batch_size,
+                                     config.seed, first_epoch=run_summary(run_dir)["epochs_run"] if resume else 0)
+    else:
+        if config.teacher:
+            soft_train = soften(teacher_probabilities(config.teacher, train_data, labels,
+                                                      threads=config.threads or 2), config.temperature)
+        train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
+                                soft_train, config.threads)
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed, soft_val, config.threads)
 
     model = build(config.architecture, num_classes=num_classes, width=config.width)
