@@ -13,31 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.errors import MirrorError
+from acting_mirror.prepare import equalize_unlike, soften_to
 from acting_mirror.views import View, views_from_json
 
+__all__ = ["EQUALIZE_KEYS", "MAX_SHARPNESS", "MetadataError", "ModelMetadata", "equalize_unlike"]
+
 EQUALIZE_KEYS = frozenset({"std_below", "mean_below", "mean_above"})
-
-
-def equalize_unlike(crops: np.ndarray, rule: dict) -> np.ndarray:
-    """uint8 crops (N, H, W) with each crop whose contrast (std of its grey levels) or brightness
-    (their mean) lies outside `rule` histogram-equalized; the others unchanged. FER-2013's faces
-    come equalized (a flat histogram, std about 74), a camera's do not: equalizing those brings
-    them to what the model learnt from, while a crop already like the training faces is left as
-    it is (equalizing it again would change it). An empty rule changes nothing."""
-    if not rule or len(crops) == 0:
-        return crops
-    flat = crops.reshape(len(crops), -1).astype(np.float32)
-    means, stds = flat.mean(axis=1), flat.std(axis=1)
-    unlike = ((stds < rule.get("std_below", 0.0)) | (means < rule.get("mean_below", 0.0))
-              | (means > rule.get("mean_above", 256.0)))
-    if not unlike.any():
-        return crops
-    import cv2
-
-    out = np.array(crops, dtype=np.uint8, copy=True)
-    for i in np.flatnonzero(unlike):
-        out[i] = cv2.equalizeHist(out[i])
-    return out
+MAX_SHARPNESS = 3.0
 
 
 class MetadataError(MirrorError, ValueError):
@@ -61,6 +43,10 @@ class ModelMetadata:
     # {"std_below", "mean_below", "mean_above"} in grey levels: a crop whose contrast or brightness
     # lies outside these is histogram-equalized first, as the training faces were; {} = never
     equalize: dict = field(default_factory=dict)
+    # crops sharper than this (acting_mirror.prepare.sharpness) are blurred down to it after
+    # equalizing, 0 = never: the networks learnt from faces their augmentations had resampled,
+    # softer than a FER row or a crop shrunk from a large face in a camera frame
+    sharpness: float = 0.0
 
     @property
     def views(self) -> tuple[View, ...]:
@@ -71,6 +57,12 @@ class ModelMetadata:
         """uint8 crops (N, H, W), those unlike the training faces histogram-equalized (see
         `equalize_unlike`); unchanged when the model's `equalize` rule is empty."""
         return equalize_unlike(crops, self.equalize)
+
+    def prepared(self, crops: np.ndarray) -> np.ndarray:
+        """uint8 crops (N, H, W) as the network takes them before scaling: equalized where
+        they are unlike the training faces, then softened where sharper than they were (see
+        `sharpness`)."""
+        return soften_to(self.equalized(crops), self.sharpness)
 
     def scale_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 crops (N, H, W) -> float32 model input (N, H, W, C)."""
@@ -109,6 +101,10 @@ class ModelMetadata:
                         for v in equalize.values())):
             raise MetadataError(f"{where}: 'equalize' must map {', '.join(sorted(EQUALIZE_KEYS))} "
                                 "to grey levels (0-256)")
+        sharpness = data.get("sharpness", 0.0)
+        if not (isinstance(sharpness, (int, float)) and not isinstance(sharpness, bool)
+                and 0 <= sharpness <= MAX_SHARPNESS):
+            raise MetadataError(f"{where}: 'sharpness' must be a number from 0 (off) to {MAX_SHARPNESS:g}")
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{
             **{k: v for k, v in data.items() if k in known},

@@ -89,7 +89,7 @@ class EmotionClassifier:
                              f"got {crops.shape}")
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        crops = self.metadata.equalized(crops)
+        crops = self.metadata.prepared(crops)
         if not (self.test_time_views if test_time_views is None else test_time_views):
             return self._run(self.metadata.scale_pixels(crops))
         return self._classify_views(crops, self.views, self.views_max_faces)
@@ -97,7 +97,7 @@ class EmotionClassifier:
     def classify_views(self, crops: np.ndarray, views: tuple[View, ...], max_faces: int = 0) -> np.ndarray:
         """The mean probabilities over the given views of each crop (of the first `max_faces`
         crops when > 0; the others get one pass), in one call."""
-        return self._classify_views(self.metadata.equalized(np.asarray(crops)), views, max_faces)
+        return self._classify_views(self.metadata.prepared(np.asarray(crops)), views, max_faces)
 
     def _classify_views(self, crops: np.ndarray, views: tuple[View, ...], max_faces: int) -> np.ndarray:
         with_views = len(crops) if max_faces <= 0 else min(len(crops), max_faces)

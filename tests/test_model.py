@@ -12,6 +12,7 @@ import pytest
 
 from acting_mirror.metadata import MetadataError, ModelMetadata, equalize_unlike
 from acting_mirror.model import ModelError, load_classifier
+from acting_mirror.prepare import soften_to
 from acting_mirror.training.data import FER_DISPLAY_NAMES
 from acting_mirror.training.export import face_crops
 from acting_mirror.views import View, parse_views, render_views, views_spec
@@ -284,3 +285,41 @@ def test_bad_equalize_rules_in_the_metadata_are_named(tiny_model, tmp_path, rule
     path.write_text(json.dumps(data))
     with pytest.raises(MetadataError, match="'equalize' must map"):
         ModelMetadata.load(path)
+
+
+SOFTNESS_RULE = 0.5
+
+
+def test_the_classifier_softens_sharp_crops_when_its_metadata_says_so(tiny_model, tmp_path):
+    path = copy_model(tiny_model, tmp_path)
+    faces = face_crops(6, seed=7)
+    plain = load_classifier(path, "tflite", threads=1)
+    replace(ModelMetadata.load(path), sharpness=SOFTNESS_RULE).save(path)
+    softening = load_classifier(path, "tflite", threads=1)
+    assert softening.metadata.sharpness == SOFTNESS_RULE
+    # the network sees the softened crop, one pass and with views alike
+    softened = soften_to(faces, SOFTNESS_RULE)
+    np.testing.assert_allclose(softening.classify(faces), plain.classify(softened), atol=1e-6)
+    np.testing.assert_allclose(softening.classify(faces, test_time_views=True),
+                               plain.classify(softened, test_time_views=True), atol=1e-6)
+    assert np.abs(softening.classify(faces) - plain.classify(faces)).max() > 1e-4
+    soft = blurred(faces, 1.3)
+    np.testing.assert_allclose(softening.classify(soft), plain.classify(soft), atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-0.1, 3.5, "0.5", True, None])
+def test_bad_sharpness_in_the_metadata_is_named(tiny_model, tmp_path, value):
+    data = json.loads(tiny_model.read_text())
+    data["sharpness"] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(MetadataError, match="'sharpness' must be a number from 0"):
+        ModelMetadata.load(path)
+
+
+
+
+def blurred(faces, sigma):
+    import cv2
+
+    return np.stack([cv2.GaussianBlur(face, (0, 0), sigma) for face in faces])

@@ -240,6 +240,8 @@ def test_train_writes_run_and_output_model(trained):
     metadata = ModelMetadata.load(json_path)
     model = keras.models.load_model(json_path.with_suffix(".keras"), compile=False)
     assert metadata.name == "tiny"
+    # trained without the resampling augmentations: its faces were as sharp as the rows, no rule
+    assert json.loads((run_dir / "sharpness.json").read_text()) == {"sharpness": 0.0} and metadata.sharpness == 0
     assert metadata.labels == FER_DISPLAY_NAMES
     assert metadata.files == {"keras": "tiny.keras"}
     assert (metadata.input_size, metadata.channels) == ((48, 48), 1)
@@ -495,6 +497,33 @@ def test_evaluate_views_become_the_models_own(exported, fer_csv, tmp_path, capsy
     # the app's classifier now averages those views
     averaging = load_classifier(json_path, "tflite", threads=1, test_time_views=True)
     np.testing.assert_allclose(averaging.classify(data.images), expected, atol=1e-5)
+
+
+def test_evaluate_sharpness_becomes_the_models_own(exported, fer_csv, tmp_path, capsys):
+    from acting_mirror.prepare import soften_to
+
+    for file in exported.parent.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    json_path, results_path = tmp_path / "tiny.json", tmp_path / "results.json"
+    code, out, _ = run_cli(capsys, "evaluate", "--data", fer_csv, "--split", "PublicTest", "--model", json_path,
+                           "--sharpness", "0.5", "--json", results_path, "--update-metadata", "--quiet",
+                           "--threads", "1")
+    assert code == 0 and "crops sharper than 0.5 blurred down to it" in out and "and sharpness" in out
+    data = load_split(fer_csv, "PublicTest")
+    plain = load_classifier(json_path, "tflite", threads=1)
+    assert plain.metadata.sharpness == 0.5
+    results = json.loads(results_path.read_text())
+    assert results["sharpness"] == 0.5
+    # the figures are those of the crops equalized (where unlike FER's), then softened, as a
+    # classifier that does neither by itself sees them
+    reference = load_classifier(exported, "tflite", threads=1)
+    prepared = soften_to(reference.metadata.equalized(data.images), 0.5)
+    reference.metadata = replace(reference.metadata, equalize={})
+    check_metrics(results, data.labels, reference.classify(prepared))
+    code, out, _ = run_cli(capsys, "info", "--model", json_path)
+    assert "sharpness     crops sharper than 0.5 are blurred down to it" in out
+    code, _, err = run_cli(capsys, "evaluate", "--data", fer_csv, "--model", json_path, "--sharpness", "4")
+    assert_one_line_error(code, err, "--sharpness must be from 0")
 
     code, _, err = run_cli(capsys, "evaluate", "--data", fer_csv, "--model", json_path, "--views", "1,x")
     assert_one_line_error(code, err, "bad view 'x'")
@@ -888,6 +917,8 @@ def test_distill_with_teacher_copies_trains_on_what_the_teacher_saw(exported, fe
     assert np.allclose(probabilities.reshape(-1, 7), app_teacher.classify(flat), atol=1e-6)
     config = json.loads((run_dir / "config.json").read_text())
     assert config["teacher_copies"] == 3
+    # trained with the geometric augmentations: its model will soften crops sharper than its faces were
+    assert 0 < json.loads((run_dir / "sharpness.json").read_text())["sharpness"] < 1
     code, out, _ = run_cli(capsys, "distill", *common, "--resume", "--epochs", "2")
     assert code == 0 and "teacher's bank of augmented copies from the cache" in out
     with open(run_dir / "log.csv", newline="") as log:

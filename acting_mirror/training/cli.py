@@ -173,6 +173,10 @@ def _add_evaluate(sub) -> None:
                         "the crop and its mirror image), separately")
     p.add_argument("--views", help="--tta with these views instead: comma list of zooms, 'm' for mirrored, "
                                    "e.g. 1,1m,1.05,1.05m; with --update-metadata they become the model's views")
+    p.add_argument("--sharpness", type=float,
+                   help="blur crops sharper than this down to it (acting_mirror.prepare.sharpness), instead "
+                        "of the model's own sharpness rule (0: never); with --update-metadata it becomes "
+                        "the model's")
     p.add_argument("--plot", help="write the normalised confusion matrix to this PNG")
     p.add_argument("--update-metadata", action="store_true",
                    help="store the headline numbers in the model's metadata JSON (evaluation.<split>)")
@@ -182,6 +186,9 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
+    from dataclasses import replace
+
+    from acting_mirror.metadata import MAX_SHARPNESS
     from acting_mirror.model import load_classifier, load_metadata
     from acting_mirror.training.data import load_split
     from acting_mirror.training.evaluate import (
@@ -198,11 +205,15 @@ def _run_evaluate(args) -> int:
     metadata, json_path = load_metadata(_model_path(args.model))
     backend = args.backend or ("tflite" if "tflite" in metadata.files else "keras")
     classifier = load_classifier(json_path, backend, threads=args.threads, quantized=not args.float32)
+    if args.sharpness is not None:
+        if not 0 <= args.sharpness <= MAX_SHARPNESS:
+            raise ValueError(f"--sharpness must be from 0 (off) to {MAX_SHARPNESS:g}")
+        classifier.metadata = replace(classifier.metadata, sharpness=args.sharpness)
     print(f"loading {args.split} from {args.data}", file=sys.stderr)
     dataset = load_split(args.data, args.split)
     print(f"evaluating {metadata.name} ({backend}) on {len(dataset)} {args.split} images", file=sys.stderr)
     views = parse_views(args.views) if args.views else (metadata.views if args.tta else None)
-    results = {"split": args.split,
+    results = {"split": args.split, "sharpness": classifier.metadata.sharpness,
                **evaluate_model(classifier, dataset, args.batch_size, views, progress=not args.quiet)}
     print(format_results(results))
     if args.json:
@@ -210,8 +221,11 @@ def _run_evaluate(args) -> int:
     if args.plot:
         print(f"wrote {plot_confusion_matrix(results, args.plot)}")
     if args.update_metadata:
-        update_metadata_evaluation(json_path, args.split, results, store_views=bool(args.views))
-        print(f"updated {json_path} evaluation.{args.split}" + (" and test_time_views" if args.views else ""))
+        update_metadata_evaluation(json_path, args.split, results, store_views=bool(args.views),
+                                   store_sharpness=args.sharpness is not None)
+        stored = [name for name, given in (("test_time_views", args.views), ("sharpness", args.sharpness))
+                  if given is not None]
+        print(f"updated {json_path} evaluation.{args.split}" + "".join(f" and {name}" for name in stored))
     return 0
 
 
@@ -333,6 +347,9 @@ def format_info(metadata, json_path: Path) -> str:
         f"views         {'; '.join(view.describe() for view in metadata.views)} "
         f"({'stored' if metadata.test_time_views else 'default'}; averaged when model.test_time_views is on)",
         f"equalize      {_describe_equalize(metadata.equalize)}",
+        "sharpness     " + (f"crops sharper than {metadata.sharpness:g} are blurred down to it, after "
+                             "equalizing (as soft as the training faces were)" if metadata.sharpness
+                             else "crops reach the model as sharp as they are"),
         "files",
     ]
     key_width = max((len(key) for key in metadata.files), default=0) + 2

@@ -47,6 +47,16 @@ def _teacher(teacher: str | Path, labels, threads: int):
                                                 test_time_views=True)
 
 
+def _teacher_key(classifier):
+    """What the teacher's answers depend on: its file, its views and how it prepares a crop."""
+    key = hashlib.sha256()
+    key.update(classifier.model_path.read_bytes())
+    key.update(views_spec(classifier.views).encode())
+    preparation = {"equalize": classifier.metadata.equalize, "sharpness": classifier.metadata.sharpness}
+    key.update(json.dumps(preparation, sort_keys=True).encode())
+    return key
+
+
 def _classify_all(classifier, images: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate([classifier.classify(images[start:start + batch_size])
                            for start in range(0, len(images), batch_size)]).astype(np.float32)
@@ -58,9 +68,7 @@ def teacher_probabilities(teacher: str | Path, data: Dataset, labels: list[str] 
     own test-time views; read from the cache when the same teacher file, views and images
     were seen before."""
     metadata, json_path, classifier = _teacher(teacher, labels, threads)
-    key = hashlib.sha256()
-    key.update(classifier.model_path.read_bytes())
-    key.update(views_spec(classifier.views).encode())
+    key = _teacher_key(classifier)
     key.update(np.ascontiguousarray(data.images).tobytes())
     path = cache_root() / "teacher" / f"{metadata.name}-{key.hexdigest()[:16]}.npz"
     if path.is_file():
@@ -90,9 +98,7 @@ def teacher_bank(teacher: str | Path, data: Dataset, labels: list[str] | tuple[s
     if copies < 1:
         raise ValueError(f"teacher copies must be at least 1, got {copies}")
     metadata, json_path, classifier = _teacher(teacher, labels, threads)
-    key = hashlib.sha256()
-    key.update(classifier.model_path.read_bytes())
-    key.update(views_spec(classifier.views).encode())
+    key = _teacher_key(classifier)
     key.update(np.ascontiguousarray(data.images).tobytes())
     key.update(f"{copies} copies; {augment_key}".encode())
     path = cache_root() / "teacher" / f"{metadata.name}-bank{copies}-{key.hexdigest()[:16]}.npz"

@@ -16,7 +16,7 @@ from acting_mirror.metadata import ModelMetadata
 from acting_mirror.model import ModelError, load_metadata
 
 # what every member must share for their probabilities to be averaged
-SHARED_FIELDS = ("labels", "input_size", "channels", "pixel_scale", "pixel_offset", "equalize")
+SHARED_FIELDS = ("labels", "input_size", "channels", "pixel_scale", "pixel_offset", "equalize", "sharpness")
 
 
 def load_members(paths: list[str | Path]) -> list[tuple[ModelMetadata, Path]]:
@@ -65,6 +65,7 @@ def build_ensemble(paths: list[str | Path], output: str | Path, name: str | None
         pixel_scale=first.pixel_scale,
         pixel_offset=first.pixel_offset,
         equalize=dict(first.equalize),
+        sharpness=first.sharpness,
         architecture="ensemble of " + " + ".join(_describe(metadata) for metadata, _ in members),
         parameters=int(model.count_params()),
         files={"keras": output.name},

@@ -161,6 +161,8 @@ def headline(results: dict) -> dict:
         "data": Path(results["data"]).name if results.get("data") else None,
         "date": datetime.date.today().isoformat(),
     }
+    if "sharpness" in results:
+        summary["sharpness"] = results["sharpness"]
     if "tta" in results:
         summary["tta_accuracy"] = round(results["tta"]["accuracy"], 4)
         summary["tta_views"] = views_spec(views_from_json(results["tta"]["views"]))
@@ -168,21 +170,24 @@ def headline(results: dict) -> dict:
 
 
 def update_metadata_evaluation(json_path: str | Path, split: str, results: dict,
-                               store_views: bool = False) -> ModelMetadata:
+                               store_views: bool = False, store_sharpness: bool = False) -> ModelMetadata:
     """Store the headline numbers of `results` under `evaluation[split]` in a metadata JSON.
 
     The latest evaluation is the headline; `by_file` keeps one line per model file
     (Keras, float32 and quantised TFLite), so evaluating another backend adds to it.
-    With `store_views`, the evaluated test-time views become the model's own."""
+    With `store_views`, the evaluated test-time views become the model's own; with
+    `store_sharpness`, the sharpness rule evaluated (`results["sharpness"]`)."""
     json_path = Path(json_path)
     metadata = ModelMetadata.load(json_path)
     summary = headline(results)
     by_file = dict(metadata.evaluation.get(split, {}).get("by_file", {}))
-    kept = ("backend", "accuracy", "tta_accuracy", "tta_views", "n")
+    kept = ("backend", "accuracy", "sharpness", "tta_accuracy", "tta_views", "n")
     by_file[summary["model_file"]] = {key: summary[key] for key in kept if key in summary}
     updated = replace(metadata, evaluation={**metadata.evaluation, split: {**summary, "by_file": by_file}})
     if store_views and "tta" in results:
         updated = replace(updated, test_time_views=results["tta"]["views"])
+    if store_sharpness:
+        updated = replace(updated, sharpness=float(results["sharpness"]))
     updated.save(json_path)
     return updated
 
@@ -190,6 +195,8 @@ def update_metadata_evaluation(json_path: str | Path, split: str, results: dict,
 def format_results(results: dict) -> str:
     """A readable report: accuracy and interval, per-class table, normalised confusion matrix."""
     lines = [_accuracy_line("accuracy", results)]
+    if results.get("sharpness"):
+        lines.append(f"  (crops sharper than {results['sharpness']:g} blurred down to it)")
     if "tta" in results:
         lines.append(_accuracy_line(f"with {len(results['tta']['views'])} test-time views", results["tta"]))
         lines.append(f"  ({results['tta']['method']})")
