@@ -474,14 +474,20 @@ def test_evaluate_function_and_metadata_update(exported, fer_csv, tmp_path):
     assert ModelMetadata.load(json_path).test_time_views == []  # evaluating views does not adopt them
 
 
-def test_evaluate_views_become_the_models_own(exported, fer_csv, tmp_path, capsys):
+def evaluate_and_update_a_copy(exported, fer_csv, folder, capsys, *options):
+    """`evaluate --update-metadata` with `options` on a copy of the exported model in `folder`."""
     for file in exported.parent.iterdir():
-        shutil.copy(file, tmp_path / file.name)
-    json_path, results_path = tmp_path / "tiny.json", tmp_path / "results.json"
+        shutil.copy(file, folder / file.name)
+    json_path, results_path = folder / "tiny.json", folder / "results.json"
     code, out, _ = run_cli(capsys, "evaluate", "--data", fer_csv, "--split", "PublicTest", "--model", json_path,
-                           "--views", "1,1.1m,1.2", "--json", results_path, "--update-metadata", "--quiet",
-                           "--threads", "1")
+                           *options, "--json", results_path, "--update-metadata", "--quiet", "--threads", "1")
     assert code == 0
+    return out, json_path, results_path
+
+
+def test_evaluate_views_become_the_models_own(exported, fer_csv, tmp_path, capsys):
+    out, json_path, results_path = evaluate_and_update_a_copy(exported, fer_csv, tmp_path, capsys,
+                                                              "--views", "1,1.1m,1.2")
     assert "with 3 test-time views" in out and "crop; zoom 1.1, mirrored; zoom 1.2" in out
     views = (View(), View(1.1, flip=True), View(1.2))
     assert ModelMetadata.load(json_path).views == views
@@ -502,13 +508,9 @@ def test_evaluate_views_become_the_models_own(exported, fer_csv, tmp_path, capsy
 def test_evaluate_sharpness_becomes_the_models_own(exported, fer_csv, tmp_path, capsys):
     from acting_mirror.prepare import soften_to
 
-    for file in exported.parent.iterdir():
-        shutil.copy(file, tmp_path / file.name)
-    json_path, results_path = tmp_path / "tiny.json", tmp_path / "results.json"
-    code, out, _ = run_cli(capsys, "evaluate", "--data", fer_csv, "--split", "PublicTest", "--model", json_path,
-                           "--sharpness", "0.5", "--json", results_path, "--update-metadata", "--quiet",
-                           "--threads", "1")
-    assert code == 0 and "crops sharper than 0.5 blurred down to it" in out and "and sharpness" in out
+    out, json_path, results_path = evaluate_and_update_a_copy(exported, fer_csv, tmp_path, capsys,
+                                                              "--sharpness", "0.5")
+    assert "crops sharper than 0.5 blurred down to it" in out and "and sharpness" in out
     data = load_split(fer_csv, "PublicTest")
     plain = load_classifier(json_path, "tflite", threads=1)
     assert plain.metadata.sharpness == 0.5
