@@ -58,7 +58,7 @@ def _kernel_response(sigma: float, frequencies: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _spectral_weights(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _spectral_weights(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For rfft2 spectra of (height, width) crops: the Hann window, each bin's weight (interior
     columns stand for two bins), the Laplacian's power response, and each ladder sigma's
     Gaussian power response."""
@@ -89,16 +89,21 @@ def _power(crops: np.ndarray) -> np.ndarray:
     return (np.abs(np.fft.rfft2(pixels * window)) ** 2).reshape(len(crops), -1) * weight
 
 
+def _sharpness_of(power: np.ndarray, response: np.ndarray) -> np.ndarray:
+    """Sharpness from weighted power spectra (N, bins) and the Laplacian's response (bins,)."""
+    total = power.sum(axis=1)
+    return np.sqrt(_dot(power, response) / np.maximum(total, 1e-9)) * (total > 1e-9)
+
+
 def sharpness(crops: np.ndarray) -> np.ndarray:
     """(N,) contrast-free sharpness of uint8 crops (N, H, W): std of the Laplacian / std of the
-    crop (a flat crop: 0). A FER-2013 row is about 1.05; augmented, about half that."""
+    crop (a flat crop: 0). FER-2013's Training rows: 1.07 (median); after the geometric
+    augmentations, 0.49."""
     crops = np.asarray(crops)
     if len(crops) == 0:
         return np.zeros(0)
     _, _, laplacian, _ = _spectral_weights(*crops.shape[1:3])
-    power = _power(crops)
-    total = power.sum(axis=1)
-    return np.sqrt(_dot(power, laplacian) / np.maximum(total, 1e-9)) * (total > 1e-9)
+    return _sharpness_of(_power(crops), laplacian)
 
 
 def soften_to(crops: np.ndarray, target: float) -> np.ndarray:
@@ -109,8 +114,7 @@ def soften_to(crops: np.ndarray, target: float) -> np.ndarray:
         return crops
     _, _, laplacian, gaussians = _spectral_weights(*crops.shape[1:3])
     power = _power(crops)
-    total = power.sum(axis=1)
-    sharp = np.flatnonzero(np.sqrt(_dot(power, laplacian) / np.maximum(total, 1e-9)) > target)
+    sharp = np.flatnonzero(_sharpness_of(power, laplacian) > target)
     if len(sharp) == 0:
         return crops
     # the sharpness each sigma would leave: the blur scales every frequency's power by its response
