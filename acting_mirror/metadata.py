@@ -16,8 +16,6 @@ from acting_mirror.errors import MirrorError
 from acting_mirror.prepare import equalize_unlike, soften_to
 from acting_mirror.views import View, views_from_json
 
-__all__ = ["EQUALIZE_KEYS", "MAX_SHARPNESS", "MetadataError", "ModelMetadata", "equalize_unlike"]
-
 EQUALIZE_KEYS = frozenset({"std_below", "mean_below", "mean_above"})
 MAX_SHARPNESS = 3.0
 

@@ -48,10 +48,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from acting_mirror.model import load_classifier
-    from acting_mirror.prepare import sharpness
+    from acting_mirror.prepare import equalize_unlike, sharpness
     from acting_mirror.training.data import Dataset, load_dataset
     from acting_mirror.training.evaluate import evaluate_model
-    from acting_mirror.training.train import EQUALIZE_UNLIKE_FER, equalize_unlike, training_sharpness
+    from acting_mirror.training.train import EQUALIZE_UNLIKE_FER, training_sharpness
 
     splits = load_dataset(args.data, ("Training", args.split))
     training = equalize_unlike(splits["Training"].images, EQUALIZE_UNLIKE_FER)

@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from acting_mirror.metadata import MetadataError, ModelMetadata, equalize_unlike
+from acting_mirror.metadata import MetadataError, ModelMetadata
 from acting_mirror.model import ModelError, load_classifier
-from acting_mirror.prepare import soften_to
+from acting_mirror.prepare import equalize_unlike, soften_to
 from acting_mirror.training.data import FER_DISPLAY_NAMES
 from acting_mirror.training.export import face_crops
 from acting_mirror.views import View, parse_views, render_views, views_spec

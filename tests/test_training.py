@@ -892,7 +892,7 @@ def test_bank_batches_pair_each_copy_with_its_own_target_and_redraw_every_epoch(
 
 def test_distill_with_teacher_copies_trains_on_what_the_teacher_saw(exported, fer_csv, tmp_path, capsys,
                                                                      monkeypatch):
-    from acting_mirror.metadata import equalize_unlike
+    from acting_mirror.prepare import equalize_unlike
 
     monkeypatch.setenv("ACTING_MIRROR_CACHE", str(tmp_path / "cache"))
     run_dir = tmp_path / "run"

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from acting_mirror.metadata import ModelMetadata, equalize_unlike
+from acting_mirror.metadata import ModelMetadata
+from acting_mirror.prepare import equalize_unlike
 from acting_mirror.training.data import (
     ALL_SPLITS,
     FER_CLASSES,
