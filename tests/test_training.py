@@ -348,6 +348,52 @@ def test_train_refuses_bad_runs_and_outputs(fer_csv, tmp_path, capsys):
     assert_one_line_error(code, err, "none.csv: no such file")
 
 
+def test_focal_loss_matches_its_formula_and_discounts_easy_faces():
+    from acting_mirror.training.train import TrainConfig, _loss
+
+    rng = np.random.default_rng(5)
+    probabilities = rng.dirichlet(np.ones(7), size=6).astype(np.float32)
+    labels = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 6)]
+    p_true = (labels * probabilities).sum(axis=1)
+
+    def per_face(config, y_true, y_pred):  # the loss of each face, before Keras averages them
+        return np.asarray(_loss(config, 7).call(y_true, y_pred))
+
+    for gamma in (0.0, 1.0, 2.0, 3.5):
+        got = per_face(TrainConfig(data="", run_dir="", loss="focal", focal_gamma=gamma), labels, probabilities)
+        assert np.allclose(got, -(1.0 - p_true) ** gamma * np.log(p_true), rtol=1e-4), gamma
+    cross_entropy = TrainConfig(data="", run_dir="", loss="categorical_crossentropy")
+    plain = TrainConfig(data="", run_dir="", loss="focal", focal_gamma=0.0)
+    assert np.allclose(per_face(plain, labels, probabilities), per_face(cross_entropy, labels, probabilities),
+                       rtol=1e-5)
+    # a face read at 0.9 keeps 1% of its cross-entropy at gamma 2, one read at 0.2 keeps 64%
+    label = np.eye(7, dtype=np.float32)[[0, 0]]
+    easy_and_hard = np.array([[0.9] + [0.1 / 6] * 6, [0.2] + [0.8 / 6] * 6], dtype=np.float32)
+    ratio = (per_face(TrainConfig(data="", run_dir="", loss="focal"), label, easy_and_hard)
+             / per_face(cross_entropy, label, easy_and_hard))
+    assert np.allclose(ratio, [0.01, 0.64], rtol=1e-3)
+
+
+def test_train_with_focal_loss(fer_csv, tmp_path, capsys):
+    losses = {}
+    for loss in ("categorical_crossentropy", "focal"):
+        run_dir = tmp_path / loss
+        code, out, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, "--epochs", "1",
+                                 "--loss", loss, "--focal-gamma", "2", *TINY)
+        assert code == 0, err
+        with open(run_dir / "log.csv") as handle:
+            losses[loss] = float(next(csv.DictReader(handle))["loss"])
+        saved = json.loads((run_dir / "config.json").read_text())
+        assert saved["loss"] == loss and saved["focal_gamma"] == 2.0
+    # same seed, same faces: every face's focal term is at most its cross-entropy, and near
+    # chance (p about 1/7) it is about (6/7)^2 of it
+    assert losses["focal"] < 0.9 * losses["categorical_crossentropy"], losses
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "bad", "--loss", "focal",
+                           "--focal-gamma", "-1", *TINY)
+    assert_one_line_error(code, err, "focal gamma -1.0 must be 0 or more")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_exclude_disgust_trains_and_evaluates_six_classes(fer_csv, rows, tmp_path, capsys):
     from acting_mirror.training.train import TrainConfig, prepare_splits
 

@@ -51,7 +51,10 @@ def _add_train(sub, distill: bool = False) -> None:
     p.add_argument("--arch", dest="architecture", default=defaults.architecture,
                    help="mini_xception (Arriaga et al. 2017) or mirror_net (our default)")
     p.add_argument("--width", type=float, default=defaults.width, help="channel width multiplier")
-    p.add_argument("--loss", choices=LOSSES, default=defaults.loss)
+    p.add_argument("--loss", choices=LOSSES, default=defaults.loss,
+                   help="focal: cross-entropy that weights hard faces more, by (1 - p)^gamma")
+    p.add_argument("--focal-gamma", type=float, default=defaults.focal_gamma,
+                   help="focal loss only: how much easy faces are discounted (0: plain cross-entropy)")
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default=defaults.optimizer)
     p.add_argument("--lr", dest="learning_rate", type=float, default=defaults.learning_rate)
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW only")
@@ -97,6 +100,7 @@ def _run_train(args) -> int:
         weight_decay=args.weight_decay, batch_size=args.batch_size,
         epochs=TrainConfig.epochs if epochs is None else epochs,
         schedule=args.schedule, warmup_epochs=args.warmup_epochs, augment=augment, label_smoothing=args.label_smoothing,
+        focal_gamma=args.focal_gamma,
         exclude=[c for c in args.exclude.split(",") if c], early_stopping=args.early_stopping,
         plateau_patience=args.plateau_patience, seed=args.seed, threads=args.threads,
         init_from=args.init_from, ema=args.ema, train_split=args.train_split, val_split=args.val_split,

@@ -33,7 +33,9 @@ from acting_mirror.training.data import (
     remap_excluding,
 )
 
-LOSSES = ("categorical_crossentropy", "mean_squared_error", "squared_hinge")
+# focal: cross-entropy weighted by (1 - p_true)^gamma, so faces the network already reads well
+# count less and hard ones (restrained anger, scared vs sad) more (Lin et al. 2017)
+LOSSES = ("categorical_crossentropy", "focal", "mean_squared_error", "squared_hinge")
 # "light" (uneven lighting) and "jpeg" (compression artefacts) mimic the app's webcam crops,
 # with "blur" and "noise"; box jitter and small rolls are "geometric"'s shifts, zooms and rotations
 AUGMENTATIONS = ("geometric", "noise", "brightness", "blur", "erasing", "light", "jpeg", "far")
@@ -64,6 +66,7 @@ class TrainConfig:
     warmup_epochs: int = 2
     augment: list = field(default_factory=lambda: ["geometric"])
     label_smoothing: float = 0.0
+    focal_gamma: float = 2.0          # focal loss only: 0 is plain cross-entropy
     exclude: list = field(default_factory=list)  # FER class names left out
     early_stopping: int = 0           # patience in epochs, 0 = off
     plateau_patience: int = 5
@@ -98,6 +101,8 @@ class TrainConfig:
         for split in (self.train_split, self.val_split):
             if split not in ALL_SPLITS:
                 raise ValueError(f"unknown split {split!r}; choose from {', '.join(ALL_SPLITS)}")
+        if self.focal_gamma < 0:
+            raise ValueError(f"focal gamma {self.focal_gamma} must be 0 or more")
         if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:
             raise ValueError("temperature must be positive and alpha in [0, 1]")
         if self.teacher_copies < 0 or (self.teacher_copies and not self.teacher):
@@ -368,6 +373,11 @@ def _loss(config: TrainConfig, num_classes: int):
         return distillation_loss(num_classes, config.temperature, config.alpha, config.label_smoothing)
     if config.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    if config.loss == "focal":
+        # alpha 1: no class weighting (measured not to help the weak classes, see the model card),
+        # so gamma 0 is exactly cross-entropy
+        return keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=config.focal_gamma,
+                                                         label_smoothing=config.label_smoothing)
     return config.loss
 
 
