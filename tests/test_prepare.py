@@ -71,5 +71,8 @@ def test_training_sharpness_is_the_softness_of_the_augmented_faces():
     assert target == training_sharpness(faces, ["geometric"], seed=0)  # only the geometric ones count
     assert target == training_sharpness(faces, ["geometric"], seed=0)  # seeded: the same again
     assert training_sharpness(faces, ["erasing"], seed=0) == 0.0       # no resampling, no rule
+    # one bicubic resampling ("warp") keeps most of a face's sharpness, three bilinear ones halve it
+    warped = training_sharpness(faces, ["warp", "erasing"], seed=0)
+    assert warped > 1.5 * target and warped > 0.8 * np.median(sharpness(faces))
     # the round trip through the model's input scale keeps pixels exact
     np.testing.assert_array_equal(to_pixels(to_model_input(faces[:4])), faces[:4])

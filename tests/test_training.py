@@ -332,6 +332,53 @@ def test_far_augmentation_leaves_about_half_the_faces_with_little_detail():
         assert np.corrcoef(a.ravel(), f.ravel())[0, 1] > 0.8
 
 
+def blob_centres(images: np.ndarray) -> np.ndarray:
+    """(x, y) of the bright blob's centroid in each [-1, 1] image."""
+    weights = np.clip(images[..., 0], 0.0, None) ** 4
+    ys, xs = np.mgrid[:images.shape[1], :images.shape[2]]
+    return np.stack([(weights * xs).sum((1, 2)), (weights * ys).sum((1, 2))], axis=1) / weights.sum((1, 2))[:, None]
+
+
+def test_warp_draws_the_geometric_changes_in_one_resampling():
+    """A blob left of centre, moved by each augmentation: "warp" flips, shifts, turns and zooms
+    it as "geometric" does (same shares, same spread). That it keeps faces sharper is
+    tests/test_prepare.py's (a smooth blob has no detail to lose)."""
+    from acting_mirror.training.train import build_augmenter
+
+    ys, xs = np.mgrid[:48, :48]
+    blob = np.exp(-((xs - 14.0) ** 2 + (ys - 24.0) ** 2) / (2 * 2.0 ** 2)) * 2.0 - 1.0
+    faces = np.repeat(blob[None, ..., None].astype(np.float32), 400, axis=0)
+    moved = {}
+    for kind in ("geometric", "warp"):
+        augmented = np.asarray(build_augmenter([kind], seed=3)(faces, training=True))
+        centres = blob_centres(augmented)
+        flipped = centres[:, 0] > 23.5
+        assert 0.4 < flipped.mean() < 0.6, kind                          # half the faces mirrored
+        x = np.where(flipped, 47.0 - centres[:, 0], centres[:, 0])       # undo the flip
+        shift = np.stack([x - 14.0, centres[:, 1] - 24.0], axis=1)
+        # shifts of up to 10% (4.8 px), plus what a 10-degree turn and a 10% zoom add off-centre
+        assert np.abs(shift).max() < 7.5, kind
+        moved[kind] = shift.std(axis=0)
+    # shifts uniform in +-4.8 px have a std of 2.8 px; the turn and zoom add a little
+    assert np.all((moved["geometric"] > 2.3) & (moved["geometric"] < 3.6)), moved
+    assert np.allclose(moved["warp"], moved["geometric"], rtol=0.2), moved
+
+
+def test_train_with_warp(fer_csv, tmp_path, capsys):
+    sharpness = {}
+    for kind in ("geometric", "warp"):
+        run_dir = tmp_path / kind
+        args = [a for a in TINY if a != "--no-augment"]
+        code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, "--epochs", "1",
+                               "--augment", f"{kind},erasing", *args)
+        assert code == 0, err
+        sharpness[kind] = json.loads((run_dir / "sharpness.json").read_text())["sharpness"]
+    assert sharpness["warp"] > 1.5 * sharpness["geometric"] > 0, sharpness
+    code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", tmp_path / "both", "--augment",
+                           "geometric,warp", *args)
+    assert_one_line_error(code, err, "choose geometric or warp, not both")
+
+
 def test_train_refuses_bad_runs_and_outputs(fer_csv, tmp_path, capsys):
     run_dir = tmp_path / "run"
     code, _, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, "--output",
