@@ -1,0 +1,126 @@
+"""Average trained models into an ensemble and judge it against the shipped default, in a
+fixed order: the held-out slice first (ensemble and default as the app runs each), then
+PublicTest once, then the time a face of both, measured in the same run.
+
+    PYTHONPATH=. python scripts/finish_ensemble.py acting_mirror/models/mirror_net.json \\
+        ~/.cache/acting-mirror/models/distill_bank10_far/mirror_distilled.json \\
+        --name mirror_pair_as --views 1,1.05m --sharpness 0.494
+
+Writes the ensemble's files, its evaluation JSONs, a confusion matrix and summary.json to
+--out-dir (default ~/.cache/acting-mirror/models/<name>), never into the repository: whether
+it replaces the default is a person's decision, made on the held-out figures in summary.json.
+Nothing is chosen here: the views (and a common sharpness target, where members differ) are
+given, fixed before the members' results were seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from finish_distill import REPO, latency_ms
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("members", nargs="+", type=Path, help="the members' metadata JSON files")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--views", required=True, help="views fixed beforehand, e.g. 1,1.05m")
+    parser.add_argument("--sharpness", type=float,
+                        help="give every member this sharpness target (members must agree on it)")
+    parser.add_argument("--out-dir", type=Path)
+    parser.add_argument("--data", default="/work/shared/data/fer2013.csv.gz")
+    parser.add_argument("--baseline", default=str(REPO / "acting_mirror/models/mirror_ensemble.json"))
+    parser.add_argument("--threads", type=int, default=2, help="LiteRT threads (the app's default: 2)")
+    args = parser.parse_args(argv)
+
+    from acting_mirror.metadata import ModelMetadata
+    from acting_mirror.model import load_classifier
+    from acting_mirror.training.data import HOLDOUT_SPLIT, load_dataset
+    from acting_mirror.training.ensemble import build_ensemble
+    from acting_mirror.training.evaluate import (
+        evaluate_model,
+        format_results,
+        plot_confusion_matrix,
+        update_metadata_evaluation,
+        write_json,
+    )
+    from acting_mirror.training.export import export_model, face_crops
+    from acting_mirror.views import parse_views, views_spec
+
+    out_dir = (args.out_dir or Path.home() / ".cache/acting-mirror/models" / args.name).expanduser()
+    if REPO in out_dir.resolve().parents:
+        parser.error("--out-dir must be outside the repository (the default model is a person's decision)")
+    members = []
+    for index, member in enumerate(args.members):
+        # copies, so a common sharpness target never rewrites a member's own metadata
+        folder = out_dir / "members" / str(index)
+        folder.mkdir(parents=True, exist_ok=True)
+        metadata = ModelMetadata.load(member)
+        keras_file = member.parent / metadata.files["keras"]
+        shutil.copy(keras_file, folder / keras_file.name)
+        if args.sharpness is not None:
+            metadata = replace(metadata, sharpness=args.sharpness)
+        metadata.save(folder / member.name)
+        members.append(folder / member.name)
+    keras_path = out_dir / f"{args.name}.keras"
+    ensemble = build_ensemble(members, keras_path, args.name)
+    export_model(keras_path, quantize=True, threads=args.threads)
+    json_path = keras_path.with_suffix(".json")
+    views = parse_views(args.views)
+
+    splits = load_dataset(args.data, (HOLDOUT_SPLIT, "PublicTest"))
+    holdout, public = splits[HOLDOUT_SPLIT], splits["PublicTest"]
+    model = load_classifier(json_path, "tflite", threads=args.threads, quantized=True)
+    baseline = load_classifier(args.baseline, "tflite", threads=args.threads, quantized=True)
+    summary = {"members": [str(m) for m in args.members], "views": views_spec(views),
+               "sharpness": model.metadata.sharpness, "parameters": ensemble.parameters}
+
+    # 1. the held-out slice, the ensemble and the default each as the app runs it
+    held = evaluate_model(model, holdout, views=views)
+    update_metadata_evaluation(json_path, HOLDOUT_SPLIT, held, store_views=True)
+    write_json({"split": HOLDOUT_SPLIT, **held}, out_dir / f"{args.name}_eval_holdout.json")
+    default_held = evaluate_model(baseline, holdout, views=baseline.views)
+    summary["holdout"] = {"one_pass": round(held["accuracy"], 4),
+                          "as_the_app_runs_it": round(held["tta"]["accuracy"], 4)}
+    summary["baseline"] = {"model": baseline.metadata.name, "views": views_spec(baseline.views),
+                           "holdout_one_pass": round(default_held["accuracy"], 4),
+                           "holdout_as_the_app_runs_it": round(default_held["tta"]["accuracy"], 4)}
+    print(f"held-out slice: {summary['holdout']}, default {summary['baseline']}")
+
+    # 2. PublicTest, once, with everything above frozen
+    result = evaluate_model(model, public, views=views)
+    update_metadata_evaluation(json_path, "PublicTest", {"split": "PublicTest", **result})
+    write_json({"split": "PublicTest", **result}, out_dir / f"{args.name}_eval_publictest.json")
+    plot_confusion_matrix(result, out_dir / f"{args.name}_confusion.png")
+    print(format_results(result))
+    summary["publictest"] = {
+        "one_pass": round(result["accuracy"], 4), "ci95": [round(v, 4) for v in result["ci95"]],
+        "as_the_app_runs_it": round(result["tta"]["accuracy"], 4),
+        "recall_as_the_app_runs_it": {name: round(m["recall"], 4) for name, m in result["tta"]["per_class"].items()},
+    }
+    default_public = json.loads(Path(args.baseline).read_text()).get("evaluation", {}).get("PublicTest", {})
+    summary["baseline"].update({"publictest_one_pass": default_public.get("accuracy"),
+                                "publictest_as_the_app_runs_it": default_public.get("tta_accuracy")})
+
+    # 3. time a face at batch 1, quantised, both models in the same run
+    crops = face_crops(8, model.input_size, seed=5)
+    summary["ms_per_face"] = {
+        "one_pass": round(latency_ms(model, crops, None), 3),
+        "as_the_app_runs_it": round(latency_ms(model, crops, views), 3),
+        "baseline_one_pass": round(latency_ms(baseline, crops, None), 3),
+        "baseline_as_the_app_runs_it": round(latency_ms(baseline, crops, baseline.views), 3),
+        "threads": args.threads,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
