@@ -60,8 +60,10 @@ def _kernel_response(sigma: float, frequencies: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _spectral_weights(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For rfft2 spectra of (height, width) crops: the Hann window, each bin's weight (interior
-    columns stand for two bins), the Laplacian's power response, and each ladder sigma's
-    Gaussian power response."""
+    columns stand for two bins), the Laplacian's power response, and the responses that give,
+    in one product with a power spectrum, its Laplacian power and its total power without a
+    blur and after each ladder sigma's Gaussian: (bins, 2 x (1 + len(SIGMA_LADDER))), float32
+    (one small product a crop, the cheapest step of the rule)."""
     wy = 2 * np.pi * np.fft.fftfreq(height)
     wx = 2 * np.pi * np.fft.rfftfreq(width)
     weight = np.full((height, len(wx)), 2.0)
@@ -72,7 +74,10 @@ def _spectral_weights(height: int, width: int) -> tuple[np.ndarray, np.ndarray, 
     gaussians = np.stack([np.outer(_kernel_response(s, wy), _kernel_response(s, wx)).ravel() ** 2
                           for s in SIGMA_LADDER], axis=1)
     window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
-    return window, weight.ravel(), laplacian.ravel(), gaussians
+    blurs = np.concatenate([np.ones((len(laplacian.ravel()), 1)), gaussians], axis=1)
+    responses = np.ascontiguousarray(np.concatenate([laplacian.ravel()[:, None] * blurs, blurs], axis=1),
+                                     dtype=np.float32)
+    return window, weight.ravel(), laplacian.ravel(), responses
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -112,14 +117,15 @@ def soften_to(crops: np.ndarray, target: float) -> np.ndarray:
     crops = np.asarray(crops)
     if target <= 0 or len(crops) == 0:
         return crops
-    _, _, laplacian, gaussians = _spectral_weights(*crops.shape[1:3])
-    power = _power(crops)
-    sharp = np.flatnonzero(_sharpness_of(power, laplacian) > target)
+    _, _, _, responses = _spectral_weights(*crops.shape[1:3])
+    # column 0: the crop as it is; column 1 + k: after ladder sigma k, whose blur scales every
+    # frequency's power by its response. Laplacian powers first, then total powers.
+    laplacian_power, total_power = np.split(_dot(_power(crops).astype(np.float32), responses), 2, axis=1)
+    blurred = np.sqrt(laplacian_power / np.maximum(total_power, 1e-9)) * (total_power > 1e-9)
+    sharp = np.flatnonzero(blurred[:, 0] > target)
     if len(sharp) == 0:
         return crops
-    # the sharpness each sigma would leave: the blur scales every frequency's power by its response
-    blurred = _dot(power[sharp] * laplacian, gaussians) / np.maximum(_dot(power[sharp], gaussians), 1e-9)
-    sigmas = np.asarray(SIGMA_LADDER)[np.abs(np.sqrt(blurred) - target).argmin(axis=1)]
+    sigmas = np.asarray(SIGMA_LADDER)[np.abs(blurred[sharp, 1:] - target).argmin(axis=1)]
     import cv2
 
     out = np.array(crops, dtype=np.uint8, copy=True)
