@@ -47,6 +47,56 @@ def latency_ms(classifier, crops: np.ndarray, views, rounds: int = 7, calls: int
     return statistics.median(means)
 
 
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="/work/shared/data/fer2013.csv.gz")
+    parser.add_argument("--baseline", default=str(REPO / "acting_mirror/models/mirror_ensemble.json"))
+    parser.add_argument("--threads", type=int, default=2, help="LiteRT threads (the app's default: 2)")
+
+
+def publictest_once(classifier, public, views, json_path: Path, out_dir: Path, name: str,
+                    baseline_json: str | Path) -> tuple[dict, dict]:
+    """Evaluate on PublicTest, once, with everything chosen before frozen: writes the evaluation
+    JSON, the confusion matrix and the model's metadata entry; returns the summary's figures
+    and the default's stored PublicTest figures beside them."""
+    from acting_mirror.training.evaluate import (
+        evaluate_model,
+        format_results,
+        plot_confusion_matrix,
+        update_metadata_evaluation,
+        write_json,
+    )
+
+    result = evaluate_model(classifier, public, views=views)
+    update_metadata_evaluation(json_path, "PublicTest", {"split": "PublicTest", **result})
+    write_json({"split": "PublicTest", **result}, out_dir / f"{name}_eval_publictest.json")
+    plot_confusion_matrix(result, out_dir / f"{name}_confusion.png")
+    print(format_results(result))
+    figures = {
+        "one_pass": round(result["accuracy"], 4), "ci95": [round(v, 4) for v in result["ci95"]],
+        "as_the_app_runs_it": round(result["tta"]["accuracy"], 4),
+        "recall_as_the_app_runs_it": {label: round(m["recall"], 4) for label, m in result["tta"]["per_class"].items()},
+    }
+    default = json.loads(Path(baseline_json).read_text()).get("evaluation", {}).get("PublicTest", {})
+    return figures, {"publictest_one_pass": default.get("accuracy"),
+                     "publictest_as_the_app_runs_it": default.get("tta_accuracy")}
+
+
+def times_and_summary(summary: dict, model, baseline, crops, views, threads: int, out_dir: Path,
+                      prefix: str = "") -> None:
+    """Time a face at batch 1, quantised, the model and the default in the same run; then write
+    summary.json and print it."""
+    summary["ms_per_face"] = {
+        f"{prefix}one_pass": round(latency_ms(model, crops, None), 3),
+        f"{prefix}as_the_app_runs_it": round(latency_ms(model, crops, views), 3),
+        "baseline_one_pass": round(latency_ms(baseline, crops, None), 3),
+        "baseline_as_the_app_runs_it": round(latency_ms(baseline, crops, baseline.views), 3),
+        "threads": threads,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {out_dir}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
@@ -58,20 +108,12 @@ def main(argv=None) -> int:
                              "early epochs when the student starts from a model trained on it)")
     parser.add_argument("--views", help="views fixed before the run (e.g. 1,1.05m): every candidate set is still "
                                          "reported on the held-out slice, but this one is used, not the slice's best")
-    parser.add_argument("--data", default="/work/shared/data/fer2013.csv.gz")
-    parser.add_argument("--baseline", default=str(REPO / "acting_mirror/models/mirror_ensemble.json"))
-    parser.add_argument("--threads", type=int, default=2, help="LiteRT threads (the app's default: 2)")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
 
     from acting_mirror.model import load_classifier
     from acting_mirror.training.data import HOLDOUT_SPLIT, load_dataset
-    from acting_mirror.training.evaluate import (
-        evaluate_model,
-        format_results,
-        plot_confusion_matrix,
-        update_metadata_evaluation,
-        write_json,
-    )
+    from acting_mirror.training.evaluate import evaluate_model, update_metadata_evaluation, write_json
     from acting_mirror.training.export import export_model, face_crops
     from acting_mirror.training.train import package_model, run_summary
     from acting_mirror.views import parse_views, views_spec
@@ -134,33 +176,13 @@ def main(argv=None) -> int:
                            "holdout_as_the_app_runs_it": round(baseline_holdout["tta"]["accuracy"], 4)}
 
     # 3. PublicTest, once, with everything above frozen
-    public_result = evaluate_model(student, public, views=chosen)
-    update_metadata_evaluation(json_path, "PublicTest", {"split": "PublicTest", **public_result})
-    write_json({"split": "PublicTest", **public_result}, out_dir / f"{args.name}_eval_publictest.json")
-    plot_confusion_matrix(public_result, out_dir / f"{args.name}_confusion.png")
-    print(format_results(public_result))
-    summary["publictest"] = {
-        "one_pass": round(public_result["accuracy"], 4), "ci95": [round(v, 4) for v in public_result["ci95"]],
-        "as_the_app_runs_it": round(public_result["tta"]["accuracy"], 4),
-        "recall_as_the_app_runs_it": {name: round(m["recall"], 4)
-                                      for name, m in public_result["tta"]["per_class"].items()},
-    }
-    baseline_public = json.loads(Path(args.baseline).read_text()).get("evaluation", {}).get("PublicTest", {})
-    summary["baseline"].update({"publictest_one_pass": baseline_public.get("accuracy"),
-                                "publictest_as_the_app_runs_it": baseline_public.get("tta_accuracy")})
+    summary["publictest"], default_public = publictest_once(student, public, chosen, json_path, out_dir,
+                                                            args.name, args.baseline)
+    summary["baseline"].update(default_public)
 
     # 4. time a face at batch 1, quantised, student and default measured in the same run
-    summary["ms_per_face"] = {
-        "student_one_pass": round(latency_ms(student, crops, None), 3),
-        "student_as_the_app_runs_it": round(latency_ms(student, crops, chosen), 3),
-        "baseline_one_pass": round(latency_ms(baseline, crops, None), 3),
-        "baseline_as_the_app_runs_it": round(latency_ms(baseline, crops, baseline.views), 3),
-        "threads": args.threads,
-    }
     summary["parameters"] = student.metadata.parameters
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
-    print(f"wrote {out_dir}")
+    times_and_summary(summary, student, baseline, crops, chosen, args.threads, out_dir, prefix="student_")
     return 0
 
 

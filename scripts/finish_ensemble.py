@@ -16,13 +16,12 @@ given, fixed before the members' results were seen.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from finish_distill import REPO, latency_ms
+from finish_distill import REPO, add_common_arguments, publictest_once, times_and_summary
 
 
 def main(argv=None) -> int:
@@ -33,22 +32,14 @@ def main(argv=None) -> int:
     parser.add_argument("--sharpness", type=float,
                         help="give every member this sharpness target (members must agree on it)")
     parser.add_argument("--out-dir", type=Path)
-    parser.add_argument("--data", default="/work/shared/data/fer2013.csv.gz")
-    parser.add_argument("--baseline", default=str(REPO / "acting_mirror/models/mirror_ensemble.json"))
-    parser.add_argument("--threads", type=int, default=2, help="LiteRT threads (the app's default: 2)")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
 
     from acting_mirror.metadata import ModelMetadata
     from acting_mirror.model import load_classifier
     from acting_mirror.training.data import HOLDOUT_SPLIT, load_dataset
     from acting_mirror.training.ensemble import build_ensemble
-    from acting_mirror.training.evaluate import (
-        evaluate_model,
-        format_results,
-        plot_confusion_matrix,
-        update_metadata_evaluation,
-        write_json,
-    )
+    from acting_mirror.training.evaluate import evaluate_model, update_metadata_evaluation, write_json
     from acting_mirror.training.export import export_model, face_crops
     from acting_mirror.views import parse_views, views_spec
 
@@ -93,32 +84,13 @@ def main(argv=None) -> int:
     print(f"held-out slice: {summary['holdout']}, default {summary['baseline']}")
 
     # 2. PublicTest, once, with everything above frozen
-    result = evaluate_model(model, public, views=views)
-    update_metadata_evaluation(json_path, "PublicTest", {"split": "PublicTest", **result})
-    write_json({"split": "PublicTest", **result}, out_dir / f"{args.name}_eval_publictest.json")
-    plot_confusion_matrix(result, out_dir / f"{args.name}_confusion.png")
-    print(format_results(result))
-    summary["publictest"] = {
-        "one_pass": round(result["accuracy"], 4), "ci95": [round(v, 4) for v in result["ci95"]],
-        "as_the_app_runs_it": round(result["tta"]["accuracy"], 4),
-        "recall_as_the_app_runs_it": {name: round(m["recall"], 4) for name, m in result["tta"]["per_class"].items()},
-    }
-    default_public = json.loads(Path(args.baseline).read_text()).get("evaluation", {}).get("PublicTest", {})
-    summary["baseline"].update({"publictest_one_pass": default_public.get("accuracy"),
-                                "publictest_as_the_app_runs_it": default_public.get("tta_accuracy")})
+    summary["publictest"], default_public = publictest_once(model, public, views, json_path, out_dir, args.name,
+                                                            args.baseline)
+    summary["baseline"].update(default_public)
 
     # 3. time a face at batch 1, quantised, both models in the same run
     crops = face_crops(8, model.input_size, seed=5)
-    summary["ms_per_face"] = {
-        "one_pass": round(latency_ms(model, crops, None), 3),
-        "as_the_app_runs_it": round(latency_ms(model, crops, views), 3),
-        "baseline_one_pass": round(latency_ms(baseline, crops, None), 3),
-        "baseline_as_the_app_runs_it": round(latency_ms(baseline, crops, baseline.views), 3),
-        "threads": args.threads,
-    }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
-    print(f"wrote {out_dir}")
+    times_and_summary(summary, model, baseline, crops, views, args.threads, out_dir)
     return 0
 
 

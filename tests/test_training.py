@@ -428,6 +428,7 @@ def test_train_with_focal_loss(fer_csv, tmp_path, capsys):
         code, out, err = run_cli(capsys, "train", "--data", fer_csv, "--run-dir", run_dir, "--epochs", "1",
                                  "--loss", loss, "--focal-gamma", "2", *TINY)
         assert code == 0, err
+        assert f"run finished: {run_dir} (1 epoch, best val accuracy" in out  # not "1 epochs"
         with open(run_dir / "log.csv") as handle:
             losses[loss] = float(next(csv.DictReader(handle))["loss"])
         saved = json.loads((run_dir / "config.json").read_text())

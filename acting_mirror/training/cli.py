@@ -124,7 +124,8 @@ def _run_train(args) -> int:
     summary = run_summary(run_dir)
     best = (f", best val accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}"
             if summary["best_epoch"] else "")
-    print(f"run finished: {run_dir} ({summary['epochs_run']} epochs{best})")
+    run = summary["epochs_run"]
+    print(f"run finished: {run_dir} ({run} epoch{'' if run == 1 else 's'}{best})")
     if args.output:
         metadata = package_model(run_dir, args.output)
         print(f"wrote {args.output} ({metadata.parameters} parameters, labels {', '.join(metadata.labels)})")
