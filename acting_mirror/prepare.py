@@ -94,10 +94,9 @@ def _power(crops: np.ndarray) -> np.ndarray:
     return (np.abs(np.fft.rfft2(pixels * window)) ** 2).reshape(len(crops), -1) * weight
 
 
-def _sharpness_of(power: np.ndarray, response: np.ndarray) -> np.ndarray:
-    """Sharpness from weighted power spectra (N, bins) and the Laplacian's response (bins,)."""
-    total = power.sum(axis=1)
-    return np.sqrt(_dot(power, response) / np.maximum(total, 1e-9)) * (total > 1e-9)
+def _sharpness_of(laplacian_power: np.ndarray, total_power: np.ndarray) -> np.ndarray:
+    """Sharpness from a spectrum's Laplacian-weighted and total powers (a flat crop: 0)."""
+    return np.sqrt(laplacian_power / np.maximum(total_power, 1e-9)) * (total_power > 1e-9)
 
 
 def sharpness(crops: np.ndarray) -> np.ndarray:
@@ -108,7 +107,8 @@ def sharpness(crops: np.ndarray) -> np.ndarray:
     if len(crops) == 0:
         return np.zeros(0)
     _, _, laplacian, _ = _spectral_weights(*crops.shape[1:3])
-    return _sharpness_of(_power(crops), laplacian)
+    power = _power(crops)
+    return _sharpness_of(_dot(power, laplacian), power.sum(axis=1))
 
 
 def soften_to(crops: np.ndarray, target: float) -> np.ndarray:
@@ -121,7 +121,7 @@ def soften_to(crops: np.ndarray, target: float) -> np.ndarray:
     # column 0: the crop as it is; column 1 + k: after ladder sigma k, whose blur scales every
     # frequency's power by its response. Laplacian powers first, then total powers.
     laplacian_power, total_power = np.split(_dot(_power(crops).astype(np.float32), responses), 2, axis=1)
-    blurred = np.sqrt(laplacian_power / np.maximum(total_power, 1e-9)) * (total_power > 1e-9)
+    blurred = _sharpness_of(laplacian_power, total_power)
     sharp = np.flatnonzero(blurred[:, 0] > target)
     if len(sharp) == 0:
         return crops
