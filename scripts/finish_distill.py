@@ -53,6 +53,22 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="LiteRT threads (the app's default: 2)")
 
 
+def app_figures(result: dict) -> dict:
+    """An evaluation's accuracy in one pass and as the app runs it (with its views)."""
+    return {"one_pass": round(result["accuracy"], 4), "as_the_app_runs_it": round(result["tta"]["accuracy"], 4)}
+
+
+def default_on_holdout(baseline, holdout) -> dict:
+    """The shipped default on the held-out slice as the app runs it: a reference, not a clean
+    one (its members were trained on all of Training, the slice included)."""
+    from acting_mirror.training.evaluate import evaluate_model
+    from acting_mirror.views import views_spec
+
+    figures = app_figures(evaluate_model(baseline, holdout, views=baseline.views))
+    return {"model": baseline.metadata.name, "views": views_spec(baseline.views),
+            "holdout_one_pass": figures["one_pass"], "holdout_as_the_app_runs_it": figures["as_the_app_runs_it"]}
+
+
 def publictest_once(classifier, public, views, json_path: Path, out_dir: Path, name: str,
                     baseline_json: str | Path) -> tuple[dict, dict]:
     """Evaluate on PublicTest, once, with everything chosen before frozen: writes the evaluation
@@ -72,8 +88,7 @@ def publictest_once(classifier, public, views, json_path: Path, out_dir: Path, n
     plot_confusion_matrix(result, out_dir / f"{name}_confusion.png")
     print(format_results(result))
     figures = {
-        "one_pass": round(result["accuracy"], 4), "ci95": [round(v, 4) for v in result["ci95"]],
-        "as_the_app_runs_it": round(result["tta"]["accuracy"], 4),
+        **app_figures(result), "ci95": [round(v, 4) for v in result["ci95"]],
         "recall_as_the_app_runs_it": {label: round(m["recall"], 4) for label, m in result["tta"]["per_class"].items()},
     }
     default = json.loads(Path(baseline_json).read_text()).get("evaluation", {}).get("PublicTest", {})
@@ -165,15 +180,10 @@ def main(argv=None) -> int:
     write_json({"split": HOLDOUT_SPLIT, **holdout_result}, out_dir / f"{args.name}_eval_holdout.json")
     summary["views"] = views_spec(chosen)
     summary["views_chosen_by"] = "fixed before the run" if args.views else "the held-out slice"
-    summary["holdout"] = {"one_pass": round(holdout_result["accuracy"], 4),
-                          "as_the_app_runs_it": round(holdout_result["tta"]["accuracy"], 4)}
+    summary["holdout"] = app_figures(holdout_result)
 
-    # 2. the shipped default on the same slice, as the app runs it (a reference, not a clean one:
-    #    its members were trained on all of Training, the held-out slice included)
-    baseline_holdout = evaluate_model(baseline, holdout, views=baseline.views)
-    summary["baseline"] = {"model": baseline.metadata.name, "views": views_spec(baseline.views),
-                           "holdout_one_pass": round(baseline_holdout["accuracy"], 4),
-                           "holdout_as_the_app_runs_it": round(baseline_holdout["tta"]["accuracy"], 4)}
+    # 2. the shipped default on the same slice, as the app runs it
+    summary["baseline"] = default_on_holdout(baseline, holdout)
 
     # 3. PublicTest, once, with everything above frozen
     summary["publictest"], default_public = publictest_once(student, public, chosen, json_path, out_dir,

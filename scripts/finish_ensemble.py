@@ -21,7 +21,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from finish_distill import REPO, add_common_arguments, publictest_once, times_and_summary
+from finish_distill import (
+    REPO,
+    add_common_arguments,
+    app_figures,
+    default_on_holdout,
+    publictest_once,
+    times_and_summary,
+)
 
 
 def main(argv=None) -> int:
@@ -75,12 +82,8 @@ def main(argv=None) -> int:
     held = evaluate_model(model, holdout, views=views)
     update_metadata_evaluation(json_path, HOLDOUT_SPLIT, held, store_views=True)
     write_json({"split": HOLDOUT_SPLIT, **held}, out_dir / f"{args.name}_eval_holdout.json")
-    default_held = evaluate_model(baseline, holdout, views=baseline.views)
-    summary["holdout"] = {"one_pass": round(held["accuracy"], 4),
-                          "as_the_app_runs_it": round(held["tta"]["accuracy"], 4)}
-    summary["baseline"] = {"model": baseline.metadata.name, "views": views_spec(baseline.views),
-                           "holdout_one_pass": round(default_held["accuracy"], 4),
-                           "holdout_as_the_app_runs_it": round(default_held["tta"]["accuracy"], 4)}
+    summary["holdout"] = app_figures(held)
+    summary["baseline"] = default_on_holdout(baseline, holdout)
     print(f"held-out slice: {summary['holdout']}, default {summary['baseline']}")
 
     # 2. PublicTest, once, with everything above frozen
