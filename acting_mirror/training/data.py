@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
+import lzma
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,10 @@ HOLDOUT_FRACTION = 0.10
 HOLDOUT_SEED = 20261125
 IMAGE_SIDE = 48
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+# packed faces (`pack`): each face coded as the residual of the LOCO-I median predictor, then LZMA,
+# 76% of the raw bytes where gzip keeps 95%: FER-2013 fits where the CSV does not (a GPU machine)
+PACK_SUFFIX = ".fer.xz"
+PACK_MAGIC = "acting-mirror faces v1"
 
 
 class DatasetError(ValueError):
@@ -163,6 +169,62 @@ def load_image_folder(root: str | Path, splits: tuple[str, ...] | None = None) -
     return _finish(images, labels, str(root), splits)
 
 
+def _median_prediction(left: np.ndarray, up: np.ndarray, up_left: np.ndarray) -> np.ndarray:
+    """LOCO-I's median edge detector (JPEG-LS): min(left, up) or max(left, up) at an edge,
+    left + up - up_left elsewhere."""
+    low, high = np.minimum(left, up), np.maximum(left, up)
+    return np.where(up_left >= high, low, np.where(up_left <= low, high, left + up - up_left))
+
+
+def pack(datasets: dict[str, Dataset], path: str | Path) -> int:
+    """Write the splits' faces and labels to one `.fer.xz` file; returns its size in bytes."""
+    header = {"magic": PACK_MAGIC, "splits": {}}
+    chunks = []
+    for split, data in datasets.items():
+        faces = data.images.astype(np.int16)
+        padded = np.pad(faces, ((0, 0), (1, 0), (1, 0)))
+        prediction = _median_prediction(padded[:, 1:, :-1], padded[:, :-1, 1:], padded[:, :-1, :-1])
+        chunks += [(faces - prediction).astype(np.uint8).tobytes(), data.labels.astype(np.uint8).tobytes()]
+        header["splits"][split] = {"count": len(data), "shape": list(data.images.shape[1:])}
+    body = lzma.compress(b"".join(chunks), preset=9 | lzma.PRESET_EXTREME)
+    text = json.dumps(header).encode()
+    Path(path).write_bytes(len(text).to_bytes(4, "little") + text + body)
+    return Path(path).stat().st_size
+
+
+def load_packed(path: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
+    """The splits of a `.fer.xz` file (`splits`: those only), as `load_fer_csv` returns them."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        size = int.from_bytes(raw[:4], "little")
+        header = json.loads(raw[4:4 + size])
+        body = np.frombuffer(lzma.decompress(raw[4 + size:]), np.uint8)
+    except (OSError, ValueError, lzma.LZMAError) as error:
+        raise DatasetError(f"{path}: cannot read as packed faces ({error})") from None
+    if not isinstance(header, dict) or header.get("magic") != PACK_MAGIC:
+        raise DatasetError(f"{path}: not a packed faces file")
+    for split in splits or ():
+        if split not in header["splits"]:
+            raise DatasetError(f"{path}: split {split!r} has no images")
+    out, start = {}, 0
+    for split, info in header["splits"].items():
+        count, (height, width) = info["count"], info["shape"]
+        residual = body[start:start + count * height * width].reshape(count, height, width)
+        start += count * height * width
+        labels = body[start:start + count].astype(np.int64)
+        start += count
+        # decode row by row: each pixel's prediction needs its decoded left and upper neighbours
+        faces = np.zeros((count, height + 1, width + 1), np.int16)
+        for y in range(1, height + 1):
+            for x in range(1, width + 1):
+                prediction = _median_prediction(faces[:, y, x - 1], faces[:, y - 1, x], faces[:, y - 1, x - 1])
+                faces[:, y, x] = (prediction + residual[:, y - 1, x - 1]) & 0xFF
+        if splits is None or split in splits:
+            out[split] = Dataset(faces[:, 1:, 1:].astype(np.uint8), labels, str(path))
+    return out
+
+
 def holdout_mask(labels: np.ndarray) -> np.ndarray:
     """True for the rows of Training that form the held-out slice (see HOLDOUT_FRACTION):
     in each class, round(10%) of its rows, picked by a permutation with HOLDOUT_SEED."""
@@ -185,7 +247,7 @@ def split_holdout(training: Dataset) -> dict[str, Dataset]:
 
 
 def load_dataset(path: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
-    """Load a CSV file or an image-folder tree, whichever `path` is. `splits` may name
+    """Load a CSV file, an image-folder tree or a packed `.fer.xz` file, whichever `path` is. `splits` may name
     the derived splits Training-rest and Training-holdout (cut from Training)."""
     path = Path(path)
     for split in splits or ():
@@ -193,7 +255,12 @@ def load_dataset(path: str | Path, splits: tuple[str, ...] | None = None) -> dic
             raise DatasetError(f"{path}: unknown split {split!r}; expected one of {', '.join(ALL_SPLITS)}")
     base = None if splits is None else tuple(dict.fromkeys(
         "Training" if split in DERIVED_SPLITS else split for split in splits))
-    loaded = load_image_folder(path, base) if path.is_dir() else load_fer_csv(path, base)
+    if path.is_dir():
+        loaded = load_image_folder(path, base)
+    elif path.name.endswith(PACK_SUFFIX):
+        loaded = load_packed(path, base)
+    else:
+        loaded = load_fer_csv(path, base)
     if splits is None or not set(splits) & set(DERIVED_SPLITS):
         return loaded
     derived = split_holdout(loaded["Training"])

@@ -32,6 +32,7 @@ from acting_mirror.training.data import (
     load_dataset,
     remap_excluding,
 )
+from acting_mirror.training.warp import one_warp_layer
 
 # focal: cross-entropy weighted by (1 - p_true)^gamma, so faces the network already reads well
 # count less and hard ones (restrained anger, scared vs sad) more (Lin et al. 2017)
@@ -196,44 +197,6 @@ def _far_layer(seed: int):
     return FarFace(name="far_face")
 
 
-def _one_warp_layer(seed: int):
-    """The changes of "geometric" (a horizontal flip of half the faces, a rotation of up to 10
-    degrees, shifts of up to 10% and a zoom of up to 10% either way) composed into one affine
-    map and resampled once, bicubic. "geometric" resamples three times, bilinear, which halves
-    a face's sharpness (FER's rows: 1.07 -> 0.50; one bicubic warp: 0.94), so its networks learn
-    from faces softer than any crop the app hands them (model card, "Sharpness")."""
-    import cv2
-    import keras
-    import tensorflow as tf
-
-    rng = np.random.default_rng(seed)
-
-    def warp(images: np.ndarray) -> np.ndarray:
-        height, width = images.shape[1:3]
-        centre = ((width - 1) / 2, (height - 1) / 2)
-        out = np.empty_like(images)
-        for index, image in enumerate(images[..., 0]):
-            if rng.random() < 0.5:
-                image = image[:, ::-1]  # a flip moves whole pixels: no resampling
-            matrix = cv2.getRotationMatrix2D(centre, rng.uniform(-10.0, 10.0), rng.uniform(0.9, 1.1))
-            matrix[:, 2] += rng.uniform(-0.1, 0.1, 2) * (width, height)
-            out[index, ..., 0] = cv2.warpAffine(np.ascontiguousarray(image), matrix, (width, height),
-                                                flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-        return np.clip(out, -1.0, 1.0)  # bicubic overshoots a little at hard edges
-
-    class OneWarp(keras.layers.Layer):
-        def call(self, images, training=True):
-            if not training:
-                return images
-            warped = tf.numpy_function(warp, [tf.cast(images, tf.float32)], tf.float32, stateful=True)
-            return tf.reshape(warped, tf.shape(images))
-
-        def compute_output_shape(self, input_shape):
-            return input_shape
-
-    return OneWarp(name="one_warp")
-
-
 def build_augmenter(kinds: list[str], seed: int):
     """Keras preprocessing layers applied to [-1, 1] batches inside tf.data."""
     import keras
@@ -248,7 +211,7 @@ def build_augmenter(kinds: list[str], seed: int):
             layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
         ]
     if "warp" in kinds:
-        steps.append(_one_warp_layer(seed))
+        steps.append(one_warp_layer(seed))
     if "brightness" in kinds:
         steps += [
             layers.RandomBrightness(0.2, value_range=(-1.0, 1.0), seed=seed),
