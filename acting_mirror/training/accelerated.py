@@ -8,7 +8,7 @@ saved. A run directory comes out as `train.py` writes it (config.json, log.csv, 
 best.keras, sharpness.json, labels.json, epoch_seconds.json), so `package_model`, export and
 evaluation on the CPU machine read it unchanged.
 
-FER-2013 travels as a `.fer.xz` file (`acting_mirror.training.data.pack`), 76% of its raw bytes.
+FER-2013 travels as a `.fer.xz` file (`acting_mirror.training.data.pack`), 74% of its raw bytes.
 
   python -m acting_mirror.training.accelerated pack --data fer2013.csv.gz --out train.fer.xz
   python -m acting_mirror.training.accelerated plan --plan plan.json --runs DIR --parallel 8

@@ -36,7 +36,7 @@ HOLDOUT_SEED = 20261125
 IMAGE_SIDE = 48
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 # packed faces (`pack`): each face coded as the residual of the LOCO-I median predictor, then LZMA,
-# 76% of the raw bytes where gzip keeps 95%: FER-2013 fits where the CSV does not (a GPU machine)
+# 74% of the raw bytes where gzip keeps 95%: FER-2013 fits where the CSV does not (a GPU machine)
 PACK_SUFFIX = ".fer.xz"
 PACK_MAGIC = "acting-mirror faces v1"
 
