@@ -118,3 +118,22 @@ def test_the_accelerated_path_refuses_what_it_cannot_do(packed, tmp_path, capsys
         assert code == 2 and len(err) == 1 and fragment in err[0] and "Traceback" not in err[0]
     assert accelerated.main(["pack", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_lease_gets_a_finished_schedule_not_a_cut_one(packed, tmp_path, capsys):
+    """With --seconds, a run measures its steady epochs and shortens its cosine schedule to what
+    fits: here nothing more fits, so a 12-epoch run ends after its 3 measured epochs and
+    config.json says 3 (the plan test above: without --seconds a run does all it was asked)."""
+    path, _ = packed
+    job = {"name": "leased", "architecture": "mirror_net", "width": 0.125, "epochs": 12, "batch_size": 16,
+           "augment": [], "train_split": TRAIN_REST_SPLIT, "val_split": HOLDOUT_SPLIT, "threads": 1}
+    (tmp_path / "plan.json").write_text(json.dumps([job]))
+    code = accelerated.main(["plan", "--plan", str(tmp_path / "plan.json"), "--data", str(path),
+                             "--runs", str(tmp_path / "runs"), "--parallel", "1", "--seconds", "1"])
+    capsys.readouterr()
+    run = tmp_path / "runs" / "leased"
+    assert code == 0, (tmp_path / "runs" / "leased.out").read_text()[-2000:]
+    assert json.loads((run / "config.json").read_text())["epochs"] == accelerated.MEASURED_EPOCHS == 3
+    rows = (run / "log.csv").read_text().splitlines()[1:]
+    assert len(rows) == 3
+    assert "3 epochs fit before the deadline" in (tmp_path / "runs" / "leased.out").read_text()

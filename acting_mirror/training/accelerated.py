@@ -60,8 +60,41 @@ def _classifier_checkpoints(model, run_dir: Path):
     return keras.callbacks.LambdaCallback(on_epoch_end=save)
 
 
-def train_portable(config, steps_per_execution: int = 1, verbose: int = 2) -> Path:
-    """Train one run of `config` (a TrainConfig) through Keras on whatever backend is set."""
+MEASURED_EPOCHS = 3  # the first compiles; the next two give the steady time an epoch
+
+
+def _schedule_to_deadline(config, deadline: float, run_dir: Path):
+    """A lease that ends at `deadline` (time.time()) gets a finished schedule, not a run cut off at
+    a high learning rate: after MEASURED_EPOCHS epochs the run's length becomes what fits, from
+    the slowest of the measured steady epochs with a 20% margin, never more than asked. Only
+    time decides it, before any accuracy counts; config.json records the length it ran."""
+    import keras
+
+    started = {}
+
+    def begin(epoch, logs=None):
+        started[epoch] = time.time()
+
+    def end(epoch, logs=None):
+        done = epoch + 1
+        if done == MEASURED_EPOCHS and deadline:
+            steady = max(time.time() - started[e] for e in range(1, done))
+            fits = done + int(max(0.0, deadline - time.time()) / (1.2 * steady))
+            if fits < config.epochs:
+                config.epochs = fits  # the cosine schedule (learning_rate_at) reads it from here on
+                (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+                print(f"schedule: {config.epochs} epochs fit before the deadline ({steady:.1f} s an epoch)",
+                      flush=True)
+        if done >= config.epochs:
+            callback.model.stop_training = True
+
+    callback = keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+    return callback
+
+
+def train_portable(config, steps_per_execution: int = 1, verbose: int = 2, deadline: float = 0.0) -> Path:
+    """Train one run of `config` (a TrainConfig) through Keras on whatever backend is set; with a
+    `deadline` (time.time()), its schedule is cut to what fits (see _schedule_to_deadline)."""
     import keras
 
     from acting_mirror.training.architectures import build
@@ -104,6 +137,7 @@ def train_portable(config, steps_per_execution: int = 1, verbose: int = 2) -> Pa
         keras.callbacks.CSVLogger(str(run_dir / "log.csv")),
         _epoch_timer(run_dir / "epoch_seconds.json"),
         keras.callbacks.TerminateOnNaN(),
+        _schedule_to_deadline(config, deadline, run_dir),
     ]
     if config.schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch)))
@@ -130,9 +164,12 @@ def _machine() -> dict:
             "machine": f"{platform.machine()} {os.cpu_count()} cores"}
 
 
-def run_plan(plan: list[dict], data: str, runs: Path, parallel: int, steps_per_execution: int = 1) -> list[dict]:
+def run_plan(plan: list[dict], data: str, runs: Path, parallel: int, steps_per_execution: int = 1,
+             seconds: float = 0.0) -> list[dict]:
     """Each entry of `plan` ({"name", **TrainConfig fields}) in its own process, `parallel` at a
-    time, longest first; returns each run's name, exit code and seconds."""
+    time, longest first; with `seconds`, every run's schedule is sized to end by then (see
+    _schedule_to_deadline). Returns each run's name, exit code and seconds."""
+    deadline = time.time() + seconds if seconds else 0.0
     runs.mkdir(parents=True, exist_ok=True)
     pending = sorted(plan, key=lambda job: -job.get("epochs", 100))
     running, finished = [], []
@@ -145,7 +182,8 @@ def run_plan(plan: list[dict], data: str, runs: Path, parallel: int, steps_per_e
             with open(runs / f"{job['name']}.out", "w") as log:  # the child keeps its own copy
                 process = subprocess.Popen(
                     [sys.executable, "-m", "acting_mirror.training.accelerated", "train",
-                     "--config", json.dumps(config), "--steps-per-execution", str(steps_per_execution)],
+                     "--config", json.dumps(config), "--steps-per-execution", str(steps_per_execution),
+                     "--deadline", str(deadline)],
                     stdout=log, stderr=subprocess.STDOUT, env=environment)
             running.append((job["name"], process, time.time()))
         time.sleep(1.0)
@@ -170,12 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     trainer = commands.add_parser("train", help="one run from a TrainConfig given as JSON")
     trainer.add_argument("--config", required=True)
     trainer.add_argument("--steps-per-execution", type=int, default=1)
+    trainer.add_argument("--deadline", type=float, default=0.0, help="time.time() by which to finish")
     planner = commands.add_parser("plan", help="many runs, several at a time")
     planner.add_argument("--plan", required=True, help="JSON list of {name, TrainConfig fields}")
     planner.add_argument("--data", required=True)
     planner.add_argument("--runs", required=True)
     planner.add_argument("--parallel", type=int, default=4)
     planner.add_argument("--steps-per-execution", type=int, default=1)
+    planner.add_argument("--seconds", type=float, default=0.0,
+                         help="size every run's schedule to end within this many seconds (a lease)")
     args = parser.parse_args(argv)
     try:
         if args.command == "pack":
@@ -190,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             from acting_mirror.training.train import TrainConfig
 
-            train_portable(TrainConfig(**json.loads(args.config)), args.steps_per_execution)
+            train_portable(TrainConfig(**json.loads(args.config)), args.steps_per_execution,
+                           deadline=args.deadline)
         else:
             finished = run_plan(json.loads(Path(args.plan).read_text()), args.data, Path(args.runs),
-                                args.parallel, args.steps_per_execution)
+                                args.parallel, args.steps_per_execution, args.seconds)
             return 0 if all(run["returncode"] == 0 for run in finished) else 1
     except (DatasetError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
