@@ -5,9 +5,10 @@ starve a GPU through tf.data. Here the whole step runs on the device: the faces 
 as arrays, the augmentations are Keras layers inside the training model (`build_augmenter`'s
 portable kinds: warp, erasing, noise, brightness, blur; geometric too, but Keras's rotation,
 translation and zoom layers did not finish an epoch in 4 minutes under JAX on an H100, where
-warp takes 3-7 s), and only the classifier is saved. A run directory comes out as `train.py` writes it (config.json, log.csv, last.keras,
-best.keras, sharpness.json, labels.json, epoch_seconds.json), so `package_model`, export and
-evaluation on the CPU machine read it unchanged.
+warp takes 3-7 s), and only the classifier is saved. A run directory comes out as `train.py`
+writes it (config.json, log.csv, last.keras, best.keras, sharpness.json, labels.json,
+epoch_seconds.json), so `package_model`, export and evaluation on the CPU machine read it
+unchanged.
 
 FER-2013 travels as a `.fer.xz` file (`acting_mirror.training.data.pack`), 74% of its raw bytes.
 
