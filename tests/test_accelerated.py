@@ -5,6 +5,7 @@ directories that the CPU tools package and load unchanged."""
 from __future__ import annotations
 
 import json
+import lzma
 
 import numpy as np
 import pytest
@@ -69,6 +70,13 @@ def test_bad_packed_files_are_named(packed, tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(DatasetError, match="cannot read as packed faces|not a packed faces file"):
             load_dataset(tmp_path / name)
+    # a whole LZMA stream that holds fewer faces than its header announces
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:4], "little")
+    body = lzma.decompress(raw[4 + size:])
+    (tmp_path / "short.fer.xz").write_bytes(raw[:4 + size] + lzma.compress(body[:len(body) // 2]))
+    with pytest.raises(DatasetError, match="split 'Training' is cut short"):
+        load_dataset(tmp_path / "short.fer.xz")
 
 
 def test_a_plan_trains_runs_the_cpu_tools_package(packed, tmp_path, capsys):

@@ -210,6 +210,8 @@ def load_packed(path: str | Path, splits: tuple[str, ...] | None = None) -> dict
     out, start = {}, 0
     for split, info in header["splits"].items():
         count, (height, width) = info["count"], info["shape"]
+        if len(body) < start + count * (height * width + 1):
+            raise DatasetError(f"{path}: split {split!r} is cut short ({count} faces announced)")
         residual = body[start:start + count * height * width].reshape(count, height, width)
         start += count * height * width
         labels = body[start:start + count].astype(np.int64)
