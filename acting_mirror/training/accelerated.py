@@ -25,7 +25,6 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -69,28 +68,28 @@ def _schedule_to_deadline(config, deadline: float, run_dir: Path):
     """A lease that ends at `deadline` (time.time()) gets a finished schedule, not a run cut off at
     a high learning rate: after MEASURED_EPOCHS epochs the run's length becomes what fits, from
     the slowest of the measured steady epochs with a 20% margin, never more than asked. Only
-    time decides it, before any accuracy counts; config.json records the length it ran."""
+    time decides it, before any accuracy counts; config.json records the length it ran.
+    The epoch times are `_epoch_timer`'s (epoch_seconds.json), which must come first among the
+    callbacks."""
     import keras
 
-    started = {}
-
-    def begin(epoch, logs=None):
-        started[epoch] = time.time()
+    from acting_mirror.training.train import write_config
 
     def end(epoch, logs=None):
         done = epoch + 1
         if done == MEASURED_EPOCHS and deadline:
-            steady = max(time.time() - started[e] for e in range(1, done))
+            seconds = json.loads((run_dir / "epoch_seconds.json").read_text())
+            steady = max(seconds[str(e)] for e in range(1, done))
             fits = done + int(max(0.0, deadline - time.time()) / (1.2 * steady))
             if fits < config.epochs:
                 config.epochs = fits  # the cosine schedule (learning_rate_at) reads it from here on
-                (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+                write_config(config, run_dir)
                 print(f"schedule: {config.epochs} epochs fit before the deadline ({steady:.1f} s an epoch)",
                       flush=True)
         if done >= config.epochs:
             callback.model.stop_training = True
 
-    callback = keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+    callback = keras.callbacks.LambdaCallback(on_epoch_end=end)
     return callback
 
 
@@ -110,6 +109,7 @@ def train_portable(config, steps_per_execution: int = 1, verbose: int = 2, deadl
         prepare_splits,
         to_model_input,
         training_sharpness,
+        write_config,
     )
 
     config.validate()
@@ -120,7 +120,7 @@ def train_portable(config, steps_per_execution: int = 1, verbose: int = 2, deadl
     if (run_dir / "log.csv").exists():
         raise FileExistsError(f"{run_dir} already holds a run")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    write_config(config, run_dir)
     if keras.backend.backend() == "tensorflow":
         configure_tensorflow(config.threads, config.seed)  # its threads; the seed as train() sets it
     keras.utils.set_random_seed(config.seed)

@@ -460,7 +460,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     if not resume and parent and not parent.is_file():
         raise FileNotFoundError(f"--init-from {config.init_from}: no such model file")
     run_dir.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
+    write_config(config, run_dir)
     if not resume and parent and parent.with_suffix(".json").is_file():
         # kept with the run: the packaged model's metadata tells what it was fine-tuned from
         shutil.copy(parent.with_suffix(".json"), run_dir / "init_from.json")
@@ -546,6 +546,11 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     timing_path.write_text(json.dumps(timing) + "\n")
     (run_dir / "labels.json").write_text(json.dumps(labels) + "\n")
     return run_dir
+
+
+def write_config(config: TrainConfig, run_dir: Path) -> None:
+    """The run's configuration as it runs (config.json): what --resume and package_model read."""
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
 
 def _epoch_timer(path: Path):
