@@ -16,28 +16,4 @@ timeout "${PLAN_SECONDS:-86400}" python3 -m acting_mirror.training.accelerated p
     --parallel "$parallel" --steps-per-execution "$steps" --seconds "${SECONDS_FOR_RUNS:-0}"
 echo "plan done in $(( $(date +%s) - started )) s"
 for out in /tmp/runs/*.out; do echo "== $out"; grep -v "^Epoch" "$out" | tail -n 3; done
-python3 - <<'PY'
-import json, os, pathlib, tarfile
-runs = sorted(p for p in pathlib.Path("/tmp/runs").iterdir() if p.is_dir())
-out = pathlib.Path(os.environ.get("OUT", "/tmp/out")); out.mkdir(parents=True, exist_ok=True)
-group, size, index = [], 0, 0
-def flush():
-    global group, size, index
-    if group:
-        with tarfile.open(out / f"runs{index}.tar", "w") as tar:
-            for run in group:
-                for f in sorted(run.iterdir()):
-                    if f.name != "best.keras":
-                        tar.add(f, arcname=f"{run.name}/{f.name}")
-        index += 1
-    group, size = [], 0
-for run in runs:
-    s = sum(f.stat().st_size for f in run.iterdir() if f.name != "best.keras")
-    if size + s > 15 * 2 ** 20:
-        flush()
-    group.append(run); size += s
-    seconds = json.loads((run / "epoch_seconds.json").read_text()) if (run / "epoch_seconds.json").exists() else {}
-    print(run.name, "epochs", len(seconds), "median s/epoch", sorted(seconds.values())[len(seconds) // 2] if seconds else None)
-flush()
-PY
-tar -cf "${OUT:-/tmp/out}/logs.tar" -C /tmp/runs $(cd /tmp/runs && ls *.out) 2>/dev/null
+python3 -m acting_mirror.training.accelerated archive --runs /tmp/runs --out "${OUT:-/tmp/out}"

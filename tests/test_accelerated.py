@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import lzma
+import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,7 +84,9 @@ def test_bad_packed_files_are_named(packed, tmp_path):
 def test_a_plan_trains_runs_the_cpu_tools_package(packed, tmp_path, capsys):
     """Two runs in their own processes, one at a time: warp (the Keras-ops warp), erasing and
     EMA on Training-rest, and plain cross-entropy on all of Training; each run directory holds
-    what `train` writes, and `package_model` turns it into a model the app loads."""
+    what `train` writes, and `package_model` turns it into a model the app loads. Archived for
+    the trip back from a device (a tar a run under a small limit), a run unpacks elsewhere and
+    packages the same."""
     import keras
 
     from acting_mirror.training.train import package_model
@@ -115,6 +119,31 @@ def test_a_plan_trains_runs_the_cpu_tools_package(packed, tmp_path, capsys):
     # a warped run gets the warp's sharpness target; a run with no geometric augmentation none
     assert package_model(tmp_path / "runs" / "warped", tmp_path / "m.keras", which="last").sharpness > 0.3
     assert metadata.sharpness == 0.0
+
+    sizes = sorted(sum(f.stat().st_size for f in (tmp_path / "runs" / name).iterdir() if f.name != "best.keras")
+                   for name in ("warped", "plain"))
+    code = accelerated.main(["archive", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "back"),
+                             "--limit-mib", str((sizes[1] + sizes[0] / 2) / 2 ** 20)])
+    assert code == 0
+    tars = sorted(p.name for p in (tmp_path / "back").iterdir())
+    assert tars == ["logs.tar", "runs0.tar", "runs1.tar"]  # two runs over the limit together: one tar each
+    unpacked = tmp_path / "unpacked"
+    for name in tars:
+        with tarfile.open(tmp_path / "back" / name) as tar:
+            tar.extractall(unpacked, filter="data")
+    assert sorted(p.name for p in unpacked.glob("*.out")) == ["plain.out", "warped.out"]
+    for name in ("warped", "plain"):
+        kept = {p.name for p in (unpacked / name).iterdir()}
+        assert "best.keras" not in kept and {"last.keras", "log.csv", "config.json"} <= kept
+    # a run larger than the limit on its own still travels, whole, in a tar of its own
+    assert accelerated.main(["archive", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "tiny"),
+                             "--limit-mib", "0.001"]) == 0
+    with tarfile.open(tmp_path / "tiny" / "runs1.tar") as tar:
+        assert {Path(name).parent.name for name in tar.getnames()} == {"warped"}
+    again = package_model(unpacked / "plain", tmp_path / "again.keras", which="last")
+    assert again.parameters == metadata.parameters
+    assert np.allclose(keras.models.load_model(tmp_path / "again.keras", compile=False).predict(
+        np.zeros((1, 48, 48, 1), np.float32), verbose=0), probabilities[:1], atol=1e-6)
 
 
 def test_the_accelerated_path_refuses_what_it_cannot_do(packed, tmp_path, capsys):

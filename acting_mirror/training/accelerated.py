@@ -14,6 +14,7 @@ FER-2013 travels as a `.fer.xz` file (`acting_mirror.training.data.pack`), 74% o
 
   python -m acting_mirror.training.accelerated pack --data fer2013.csv.gz --out train.fer.xz
   python -m acting_mirror.training.accelerated plan --plan plan.json --runs DIR --parallel 8
+  python -m acting_mirror.training.accelerated archive --runs DIR --out "$OUT"
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import platform
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -199,6 +201,45 @@ def run_plan(plan: list[dict], data: str, runs: Path, parallel: int, steps_per_e
     return finished
 
 
+ARCHIVE_LIMIT = 15 * 2 ** 20  # a device call returns files of up to about this size
+
+
+def archive_runs(runs: Path, out: Path, limit: int = ARCHIVE_LIMIT) -> list[Path]:
+    """Tar the run directories under `runs` into out/runs0.tar, runs1.tar, ..., each holding
+    whole runs and at most `limit` bytes of them unless one run alone is larger, plus
+    out/logs.tar of the runs' .out logs. best.keras stays behind: only `last` is packaged
+    from a lease, and it is the largest file. Returns the tar files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    groups: list[list[Path]] = [[]]
+    size = 0
+    for run in sorted(p for p in runs.iterdir() if p.is_dir()):
+        files = [f for f in sorted(run.iterdir()) if f.is_file() and f.name != "best.keras"]
+        run_size = sum(f.stat().st_size for f in files)
+        if groups[-1] and size + run_size > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(run)
+        size += run_size
+        epochs = json.loads((run / "epoch_seconds.json").read_text()) if (run / "epoch_seconds.json").exists() else {}
+        median = sorted(epochs.values())[len(epochs) // 2] if epochs else None
+        print(f"{run.name}: {len(epochs)} epochs, median {median} s an epoch, {run_size / 2 ** 20:.1f} MiB")
+    written = []
+    for index, group in enumerate(g for g in groups if g):
+        written.append(out / f"runs{index}.tar")
+        with tarfile.open(written[-1], "w") as tar:
+            for run in group:
+                for f in sorted(run.iterdir()):
+                    if f.is_file() and f.name != "best.keras":
+                        tar.add(f, arcname=f"{run.name}/{f.name}")
+    logs = sorted(runs.glob("*.out"))
+    if logs:
+        written.append(out / "logs.tar")
+        with tarfile.open(written[-1], "w") as tar:
+            for log in logs:
+                tar.add(log, arcname=log.name)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m acting_mirror.training.accelerated", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -219,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     planner.add_argument("--steps-per-execution", type=int, default=1)
     planner.add_argument("--seconds", type=float, default=0.0,
                          help="size every run's schedule to end within this many seconds (a lease)")
+    archiver = commands.add_parser("archive", help="tar run directories for the trip back from a device")
+    archiver.add_argument("--runs", required=True)
+    archiver.add_argument("--out", required=True)
+    archiver.add_argument("--limit-mib", type=float, default=ARCHIVE_LIMIT / 2 ** 20,
+                          help="the most MiB of runs a tar holds (a larger run still gets one of its own)")
     args = parser.parse_args(argv)
     try:
         if args.command == "pack":
@@ -235,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
 
             train_portable(TrainConfig(**json.loads(args.config)), args.steps_per_execution,
                            deadline=args.deadline)
+        elif args.command == "archive":
+            for path in archive_runs(Path(args.runs), Path(args.out), int(args.limit_mib * 2 ** 20)):
+                print(f"{path}: {path.stat().st_size / 2 ** 20:.1f} MiB")
         else:
             finished = run_plan(json.loads(Path(args.plan).read_text()), args.data, Path(args.runs),
                                 args.parallel, args.steps_per_execution, args.seconds)
