@@ -4,10 +4,10 @@ This is the only module that touches capture devices and the network. Every sour
 has the same small API (see `Source`) and yields `Frame`s; bad input raises
 `SourceError` with a one-line message.
 
-Time: for files, URLs and the demo `Frame.time_s` is video time (index / fps). For a
-camera it is the moment the frame was captured, in seconds on the monotonic clock
-since `source.clock_start`; so `time.monotonic() - source.clock_start - frame.time_s`
-(or `source.frame_age(frame)`) is how old the picture on screen is.
+Time: for files, web URLs and the demo `Frame.time_s` is video time (index / fps). For a
+live feed (a camera, an RTSP stream) it is the moment the frame was captured, in seconds on
+the monotonic clock since `source.clock_start`; so `time.monotonic() - source.clock_start -
+frame.time_s` (or `source.frame_age(frame)`) is how old the picture on screen is.
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ class Source:
     """A sequence of frames. Iterate it once; `close()` releases everything.
 
     fps:          the rate an output video must be written at (a file's own rate;
-                  a camera's measured rate, updated as it runs)
+                  a live feed's measured rate, updated as it runs)
     frame_size:   (width, height)
-    live:         True for a camera (frames come in real time, slow consumers skip)
+    live:         True for a camera or an RTSP stream (frames come in real time, slow consumers skip)
     total_frames: for progress bars; None when unknown
     is_image:     True for a single photo
     """
@@ -344,7 +344,13 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         opened = _open_capture(url, stream=True, protocols=RTSP_PROTOCOLS)
         if opened is None:
             raise SourceError(f"cannot open stream {url}")
-        return VideoSource(*opened, url, stream=True)
+        # the sender sets the pace, as a camera does: read it like one, newest frame first (the
+        # frame read while opening, to check the stream decodes, is older than those that follow)
+        import cv2
+
+        capture, _ = opened
+        return LiveSource(capture, url, sane_fps(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS,
+                          STREAM_TIMEOUT_MS / 1000)
 
     info, _ = _resolve(url, yt_dlp_options(max_height))
     name = info.get("title") or url
@@ -374,22 +380,23 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
                        cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
 
 
-# -- camera ---------------------------------------------------------------
+# -- live feeds: cameras and RTSP streams ---------------------------------
 
-class CameraSource(Source):
-    """A capture device read by a background thread that keeps only the newest frame.
+class LiveSource(Source):
+    """A live feed (a camera, an RTSP stream) read by a background thread that keeps only
+    the newest frame.
 
     Iterating returns the newest frame not yet returned (waiting for one if needed), so
     a slow consumer always sees the present, never a queue of old frames; the frames it
-    never saw are counted in `dropped_frames`. `Frame.index` is the device's frame count,
+    never saw are counted in `dropped_frames`. `Frame.index` is the feed's frame count,
     so it jumps when frames were dropped. `fps` is the measured capture rate.
     """
 
     live = True
 
-    def __init__(self, capture, index: int, requested_fps: float,
+    def __init__(self, capture, name: str, requested_fps: float,
                  first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S):
-        self.name = f"camera {index}"
+        self.name = name
         self.dropped_frames = 0
         self.ended_early: str | None = None
         self._capture = capture
@@ -410,7 +417,7 @@ class CameraSource(Source):
         if first is None:
             self.close()
             reason = f": {self._error}" if self._error else ""
-            raise SourceError(f"camera {index} opened but gave no picture{reason}")
+            raise SourceError(f"{name} opened but gave no picture{reason}")
         height, width = first.image.shape[:2]
         self.frame_size = (width, height)
 
@@ -472,7 +479,7 @@ class CameraSource(Source):
             yield frame
         if self._error and not self._stopping:
             raise SourceError(f"{self.name} failed: {self._error}")
-        if self._ended and not self._stopping:  # a camera has no end: it was unplugged or its driver gave up
+        if self._ended and not self._stopping:  # a live feed has no end: unplugged, or its sender stopped
             self.ended_early = f"{self.name} stopped sending pictures"
 
     def close(self) -> None:
@@ -481,6 +488,14 @@ class CameraSource(Source):
             self._condition.notify_all()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
+
+
+class CameraSource(LiveSource):
+    """A capture device (see LiveSource), named "camera N"."""
+
+    def __init__(self, capture, index: int, requested_fps: float,
+                 first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S):
+        super().__init__(capture, f"camera {index}", requested_fps, first_frame_timeout_s)
 
 
 def open_camera(index: int, fps: float = DEFAULT_FPS, capture_factory: Callable[[int], object] | None = None) -> Source:

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from rtsp_server import RtspServer
 from videos import read_video
 
 from acting_mirror import demo
@@ -188,6 +189,21 @@ def test_url_source_through_yt_dlp(clips, tmp_path, http_server):
     result = run_cli("--youtube", http_server.url("clip.avi"), "--no-display", "--output", "u.avi", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert video_info(tmp_path / "u.avi")[0] == 24
+
+
+def test_an_rtsp_stream_is_mirrored_live(tmp_path):
+    """An IP camera's stream (a real RTSP server on 127.0.0.1, sending a face at 15 FPS for 4 s):
+    read live like a camera, written in real time, and its end named in the summary."""
+    frames = list(demo.synth_frames("one", 60, SIZE))
+    with RtspServer(frames, fps=15.0) as server:
+        result = run_cli("--url", server.url, "--no-display", "--output", "live.avi", "--report", "rep",
+                         cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"stopped by the input ending early: {server.url} stopped sending pictures" in result.stdout
+    count, size, fps, _ = video_info(tmp_path / "live.avi")
+    assert size == SIZE and count >= 2 * fps  # a live source is written in real time: about 4 s of it
+    rows = [r for r in read_timeline(tmp_path / "rep" / "timeline.csv") if r["person"] == "0" and r["label"]]
+    assert len(rows) >= 20 and "person 0:" in result.stdout and "happy" in result.stdout
 
 
 # -- bad input: one clear line, non-zero exit, no traceback ---------------------

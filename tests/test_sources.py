@@ -1,6 +1,6 @@
-"""Sources on real data: clips written with acting_mirror.demo, a real HTTP server on
-127.0.0.1 (never the internet), and a capture device that delivers real face frames
-at a fixed rate like a webcam."""
+"""Sources on real data: clips written with acting_mirror.demo, a real HTTP server and a
+real RTSP server on 127.0.0.1 (never the internet), and a capture device that delivers real
+face frames at a fixed rate like a webcam."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from rtsp_server import RtspServer, frame_number, numbered_frames
 
 from acting_mirror import sources
 from acting_mirror.demo import synth_frames, write_clip
@@ -272,6 +273,47 @@ def test_url_not_found(http_server):
     message = str(raised.value)
     assert message.startswith(f"cannot resolve URL {http_server.url('missing.avi')}: ")
     assert "404" in message and "\n" not in message and "ERROR" not in message and "\x1b" not in message
+
+
+# -- RTSP (a real RTSP server on 127.0.0.1, sending at its own pace like an IP camera) --
+
+def test_an_rtsp_stream_is_read_live_newest_frame_first():
+    """The sender sets the pace: a consumer slower than the stream gets the newest frame each
+    time, never a queue of old ones, and the stream's end is named."""
+    fps = 30.0
+    with RtspServer(numbered_frames(90), fps=fps) as server:
+        source = sources.open_url(server.url)
+        assert source.live and source.frame_size == (320, 240)
+        received, behind = [], []
+        with source:
+            for frame in source:
+                received.append(frame)
+                behind.append(server.sent - 1 - frame_number(frame.image))  # frames sent after this one
+                time.sleep(0.1)  # a slow consumer: three stream frames for each one it handles
+    numbers = [frame_number(frame.image) for frame in received]
+    seen = f"frames {numbers}, behind {behind}, dropped {source.dropped_frames}"
+    # the reader decodes every frame in order (the one read while opening the stream is frame
+    # 0; the reader counts from the next), and the consumer skips
+    assert [frame.index + 1 for frame in received] == numbers and numbers == sorted(set(numbers)), seen
+    assert len(received) <= 45 and source.dropped_frames >= 89 - len(received) - 3, seen
+    # the newest, never a queue: a queue would fall two frames further behind with each frame.
+    # (The first comes from what FFmpeg buffered while it opened the stream.)
+    assert statistics.median(behind) <= 2 and max(behind[1:]) <= 6, seen
+    assert numbers[-1] >= 86, seen
+    assert source.ended_early == f"{server.url} stopped sending pictures"
+
+
+def test_a_fast_reader_of_an_rtsp_stream_sees_every_frame_at_its_rate():
+    with RtspServer(numbered_frames(90), fps=15.0) as server, sources.open_url(server.url) as source:
+        frames = list(source)
+        measured = source.fps  # over the last frames, once FFmpeg's start-up buffer is behind
+    numbers = [frame_number(frame.image) for frame in frames]
+    assert len(frames) + source.dropped_frames == 89 and len(frames) >= 80, numbers
+    assert numbers == sorted(set(numbers)) and numbers[0] <= 3 and numbers[-1] == 89
+    assert measured == pytest.approx(15.0, rel=0.15)
+    later = [(number, frame.time_s) for number, frame in zip(numbers, frames, strict=True) if number >= 45]
+    (first, start), (last, end) = later[0], later[-1]  # when each came in, on the source's clock
+    assert (end - start) / (last - first) == pytest.approx(1 / 15.0, rel=0.15)
 
 
 def closed_port() -> int:
