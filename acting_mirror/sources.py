@@ -262,6 +262,21 @@ def short_reason(error: BaseException) -> str:
     return text.strip() or type(error).__name__
 
 
+def without_password(url: str) -> str:
+    """`url` as it may be shown or written down: a password in it (rtsp://user:secret@camera/...,
+    as IP cameras are often addressed) replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # a malformed address: hide everything before its host
+        return re.sub(r"//[^/@]*@", "//***@", url)
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def _resolve(url: str, options: dict, download: bool = False) -> tuple[dict, object]:
     """yt-dlp's info for `url` (its first entry for a playlist) and the YoutubeDL used."""
     import yt_dlp
@@ -272,11 +287,11 @@ def _resolve(url: str, options: dict, download: bool = False) -> tuple[dict, obj
     except Exception as error:  # yt-dlp raises DownloadError, but extractors may leak others
         action = "download" if download else "resolve"
         # chained, so ACTING_MIRROR_DEBUG=1 shows where a bug of ours (or an extractor's) was
-        raise SourceError(f"cannot {action} URL {url}: {short_reason(error)}") from error
+        raise SourceError(f"cannot {action} URL {without_password(url)}: {short_reason(error)}") from error
     if info and info.get("entries") is not None:
         info = next(iter(info["entries"]), None)
     if not info:
-        raise SourceError(f"cannot resolve URL {url}: no video found there")
+        raise SourceError(f"cannot resolve URL {without_password(url)}: no video found there")
     return info, ydl
 
 
@@ -292,7 +307,7 @@ def _download(url: str, max_height: int, directory: Path) -> Path:
         return candidate
     files = [path for path in directory.iterdir() if path.is_file() and path.suffix != ".part"]
     if not files:
-        raise SourceError(f"cannot download {url}: yt-dlp wrote no file")
+        raise SourceError(f"cannot download {without_password(url)}: yt-dlp wrote no file")
     return files[0]
 
 
@@ -303,7 +318,9 @@ def check_media_url(media_url: str, page_url: str) -> None:
     from urllib.parse import urlsplit
 
     media = urlsplit(media_url)
-    shown = media_url if len(media_url) <= 80 else media_url[:77] + "..."
+    shown = without_password(media_url)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    page_url = without_password(page_url)
     if media.scheme.lower() not in WEB_MEDIA_SCHEMES:
         raise SourceError(f"refusing the video that {page_url} points to ({shown}): only http(s) may be "
                           f"opened from a web page, not {media.scheme or 'a local path'}")
@@ -343,17 +360,17 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     if url.lower().startswith(DIRECT_STREAM_SCHEMES):
         opened = _open_capture(url, stream=True, protocols=RTSP_PROTOCOLS)
         if opened is None:
-            raise SourceError(f"cannot open stream {url}")
+            raise SourceError(f"cannot open stream {without_password(url)}")
         # the sender sets the pace, as a camera does: read it like one, newest frame first (the
         # frame read while opening, to check the stream decodes, is older than those that follow)
         import cv2
 
         capture, _ = opened
-        return LiveSource(capture, url, sane_fps(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS,
+        return LiveSource(capture, without_password(url), sane_fps(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS,
                           STREAM_TIMEOUT_MS / 1000)
 
     info, _ = _resolve(url, yt_dlp_options(max_height))
-    name = info.get("title") or url
+    name = info.get("title") or without_password(url)
     fps_hint = info.get("fps")
     duration = info.get("duration")
     total_hint = int(duration * sane_fps(fps_hint)) if duration and sane_fps(fps_hint) else None
@@ -372,7 +389,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         path = _download(url, max_height, directory)
         opened = _open_capture(str(path))
         if opened is None:
-            raise SourceError(f"the video downloaded from {url} is not one OpenCV can read")
+            raise SourceError(f"the video downloaded from {without_password(url)} is not one OpenCV can read")
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise

@@ -192,18 +192,23 @@ def test_url_source_through_yt_dlp(clips, tmp_path, http_server):
 
 
 def test_an_rtsp_stream_is_mirrored_live(tmp_path):
-    """An IP camera's stream (a real RTSP server on 127.0.0.1, sending a face at 15 FPS for 4 s):
-    read live like a camera, written in real time, and its end named in the summary."""
+    """An IP camera's stream (a real RTSP server on 127.0.0.1, sending a face at 15 FPS for 4 s),
+    addressed with a user and password as such cameras are: read live like a camera, written in
+    real time, its end named in the summary, and its password written nowhere."""
     frames = list(demo.synth_frames("one", 60, SIZE))
     with RtspServer(frames, fps=15.0) as server:
-        result = run_cli("--url", server.url, "--no-display", "--output", "live.avi", "--report", "rep",
-                         cwd=tmp_path)
+        url = server.url.replace("rtsp://", "rtsp://actor:hunter2@")
+        result = run_cli("--url", url, "--no-display", "--output", "live.avi", "--report", "rep", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"stopped by the input ending early: {server.url} stopped sending pictures" in result.stdout
+    shown = server.url.replace("rtsp://", "rtsp://actor:***@")
+    assert f"stopped by the input ending early: {shown} stopped sending pictures" in result.stdout
     count, size, fps, _ = video_info(tmp_path / "live.avi")
     assert size == SIZE and count >= 2 * fps  # a live source is written in real time: about 4 s of it
     rows = [r for r in read_timeline(tmp_path / "rep" / "timeline.csv") if r["person"] == "0" and r["label"]]
     assert len(rows) >= 20 and "person 0:" in result.stdout and "happy" in result.stdout
+    written = [path for path in (tmp_path / "rep").rglob("*") if path.is_file()]
+    assert written and not any(b"hunter2" in path.read_bytes() for path in written)
+    assert "hunter2" not in result.stdout + result.stderr
 
 
 # -- bad input: one clear line, non-zero exit, no traceback ---------------------

@@ -132,6 +132,34 @@ def test_page_may_not_aim_at_a_more_private_network():
     check_media_url("http://127.0.0.1:9/v.mp4", "http://127.0.0.1:8/page.html")    # a local page, local media
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("rtsp://admin:hunter2@192.168.1.10:554/stream1", "rtsp://admin:***@192.168.1.10:554/stream1"),
+    ("http://me:hunter2@example.com/v.mp4?x=1", "http://me:***@example.com/v.mp4?x=1"),
+    ("rtsp://cam:p@ss:w0rd@[fe80::1]:8554/live", "rtsp://cam:***@[fe80::1]:8554/live"),  # '@' and ':' inside
+    ("rtsp://admin:@10.0.0.2/live", "rtsp://admin:***@10.0.0.2/live"),                  # an empty password
+    ("rtsp://viewer@10.0.0.2/live", "rtsp://viewer@10.0.0.2/live"),                      # a user, no password
+    ("https://www.youtube.com/watch?v=abc", "https://www.youtube.com/watch?v=abc"),
+    ("http://user:hunter2@[::1/broken", "http://***@[::1/broken"),                      # unparseable
+])
+def test_a_password_in_a_url_is_never_shown(url, shown):
+    from acting_mirror.sources import without_password
+
+    assert without_password(url) == shown
+
+
+def test_a_camera_password_stays_out_of_errors(tmp_path):
+    """IP cameras are addressed as rtsp://user:password@host/...: the error names the stream
+    without its password."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_cli("--url", f"rtsp://admin:hunter2@127.0.0.1:{port}/live", "--no-display", cwd=tmp_path)
+    assert_one_line_error(result, f"cannot open stream rtsp://admin:***@127.0.0.1:{port}/live")
+    assert "hunter2" not in result.stderr + result.stdout
+
+
 def test_ffmpeg_only_gets_the_protocols_of_the_input_kind(tmp_path, clip, http_server):
     from acting_mirror.sources import SourceError, open_video
 
