@@ -393,6 +393,8 @@ class MirrorApp:
     def step(self, frame: Frame):
         """Analyse and render one frame, write it out; returns its result, the active
         cue's status (None without one) and the image shown."""
+        if self.player is not None and self.player.manual and self.windows is None and not self.player.started:
+            self.player.start(frame.time_s)  # no window, no space key: a live scene starts with the first frame
         result = self.pipeline.process(frame)
         self.timeline.add(result)
         if self.timeline_file is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from cameras import FaceCamera
 from videos import read_video
 
 from acting_mirror import analyze, demo
@@ -126,6 +127,32 @@ def test_bad_input_raises_the_steps_error(tmp_path):
         analyze(tmp_path / "nope.mp4")
     with pytest.raises(TypeError):
         analyze(3.5)
+
+
+def test_a_live_scene_with_no_window_starts_with_the_first_frame(tmp_path):
+    """A camera (or an RTSP stream) with a script and no window has no space key to start the
+    scene: it starts with the first frame, and the cues follow the script's times from there."""
+    from acting_mirror.sources import open_camera
+
+    (tmp_path / "scene.yaml").write_text(textwrap.dedent("""\
+        title: Headless scene
+        cues:
+          - {start: 0, end: 1.5, line: "I got the part!", emotion: happy}
+          - {start: 1.5, end: 3, line: "Still smiling.", emotion: happy}
+          - {start: 60, end: 61, line: "Never reached.", emotion: sad}
+        """))
+    source = open_camera(0, fps=20.0, capture_factory=lambda index: FaceCamera(20.0, 4.0))
+    analysis = analyze(source, script=tmp_path / "scene.yaml", show=False, report_dir=tmp_path / "report",
+                       log=lambda _: None)
+    report = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert report["cue_times"] == "played"
+    first = analysis.timeline.times[0]
+    (first_start, first_end), = report["cues"][0]["played"]
+    assert first_start == pytest.approx(first) and first_end == pytest.approx(first + 1.5)
+    assert report["cues"][1]["played"][0][0] == pytest.approx(first + 1.5)
+    assert report["cues"][2]["played"] == [] and report["cues"][2]["frames"] == 0
+    for cue in report["cues"][:2]:  # the demo face smiles: both happy cues are hit
+        assert cue["frames"] >= 15 and cue["on_target_fraction"] > 0.8, cue
 
 
 def test_api_imports_no_tensorflow_and_needs_no_display(clip, tmp_path):
