@@ -4,10 +4,12 @@ This is the only module that touches capture devices and the network. Every sour
 has the same small API (see `Source`) and yields `Frame`s; bad input raises
 `SourceError` with a one-line message.
 
-Time: for files, web URLs and the demo `Frame.time_s` is video time (index / fps). For a
+Time: for files, web videos and the demo `Frame.time_s` is video time (index / fps). For a
 live feed (a camera, an RTSP stream) it is the moment the frame was captured, in seconds on
 the monotonic clock since `source.clock_start`; so `time.monotonic() - source.clock_start -
-frame.time_s` (or `source.frame_age(frame)`) is how old the picture on screen is.
+frame.time_s` (or `source.frame_age(frame)`) is how old the picture on screen is. A live web
+broadcast's frames carry video time, and `clock_start` is when its frame 0 was (or would have
+been) due, so `frame_age` is how late a frame is handed over.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ FILE_PROTOCOLS = "file,crypto"
 WEB_PROTOCOLS = "http,https,tcp,tls,crypto"
 RTSP_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls"
 FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+_CAP_PROP_FPS = 5               # cv2.CAP_PROP_FPS, without importing OpenCV at module level
+BROADCAST_BUFFER_S = 1.0        # a live web broadcast's frames read ahead of their time, at most
 
 
 class SourceError(MirrorError, RuntimeError):
@@ -58,7 +62,8 @@ class Source:
     fps:          the rate an output video must be written at (a file's own rate;
                   a live feed's measured rate, updated as it runs)
     frame_size:   (width, height)
-    live:         True for a camera or an RTSP stream (frames come in real time, slow consumers skip)
+    live:         True for a camera, an RTSP stream or a live broadcast (frames come in real time,
+                  slow consumers skip)
     total_frames: for progress bars; None when unknown
     is_image:     True for a single photo
     """
@@ -363,10 +368,8 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
             raise SourceError(f"cannot open stream {without_password(url)}")
         # the sender sets the pace, as a camera does: read it like one, newest frame first (the
         # frame read while opening, to check the stream decodes, is older than those that follow)
-        import cv2
-
         capture, _ = opened
-        return LiveSource(capture, without_password(url), sane_fps(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS,
+        return LiveSource(capture, without_password(url), sane_fps(capture.get(_CAP_PROP_FPS)) or DEFAULT_FPS,
                           STREAM_TIMEOUT_MS / 1000)
 
     info, _ = _resolve(url, yt_dlp_options(max_height))
@@ -380,8 +383,14 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     # OpenCV cannot be given yt-dlp's http_headers: its FFmpeg options string splits on ';',
     # which User-Agent values contain. A URL that needs them fails here and is downloaded.
     opened = _open_capture(stream_url, stream=True, protocols=WEB_PROTOCOLS) if stream_url else None
+    if opened is not None and info.get("is_live"):
+        capture, _ = opened
+        return BroadcastSource(capture, name, sane_fps(fps_hint) or sane_fps(capture.get(_CAP_PROP_FPS))
+                               or DEFAULT_FPS)
     if opened is not None:
         return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True)
+    if info.get("is_live"):  # a broadcast going on cannot be downloaded first
+        raise SourceError(f"cannot open the live broadcast {name}")
 
     log(f"OpenCV cannot stream {name} directly; downloading it with yt-dlp to a temporary folder first")
     directory = Path(tempfile.mkdtemp(prefix="acting-mirror-"))
@@ -429,8 +438,8 @@ class LiveSource(Source):
         self._thread = threading.Thread(target=self._read_frames, name=f"acting-mirror {self.name}", daemon=True)
         self._thread.start()
         with self._condition:
-            self._condition.wait_for(lambda: self._latest is not None or self._ended, first_frame_timeout_s)
-            first = self._latest
+            self._condition.wait_for(lambda: self._first() is not None or self._ended, first_frame_timeout_s)
+            first = self._first()
         if first is None:
             self.close()
             reason = f": {self._error}" if self._error else ""
@@ -464,9 +473,7 @@ class LiveSource(Source):
                     continue
                 failed = 0
                 with self._condition:
-                    if self._latest is not None and self._latest.index > self._last_returned:
-                        self.dropped_frames += 1
-                    self._latest = Frame(image, count, captured - self.clock_start)
+                    self._store(image, count, captured)
                     self._capture_times.append(captured)
                     self._condition.notify_all()
                 count += 1
@@ -482,17 +489,33 @@ class LiveSource(Source):
                 self._ended = True
                 self._condition.notify_all()
 
+    # What is kept of the frames read, and which one a consumer gets: here the newest only.
+    # These three run holding self._condition.
+    def _store(self, image: np.ndarray, index: int, captured: float) -> None:
+        if self._has_new_frame():
+            self.dropped_frames += 1
+        self._latest = Frame(image, index, captured - self.clock_start)
+
+    def _first(self) -> Frame | None:
+        return self._latest
+
+    def _take(self) -> Frame | None:
+        """The next frame for the consumer, waiting for it; None at the end."""
+        self._condition.wait_for(lambda: self._stopping or self._ended or self._has_new_frame())
+        if self._stopping or not self._has_new_frame():
+            return None
+        self._last_returned = self._latest.index
+        return self._latest
+
     def _has_new_frame(self) -> bool:
         return self._latest is not None and self._latest.index > self._last_returned
 
     def __iter__(self) -> Iterator[Frame]:
         while True:
             with self._condition:
-                self._condition.wait_for(lambda: self._stopping or self._ended or self._has_new_frame())
-                if self._stopping or not self._has_new_frame():
-                    break
-                frame = self._latest
-                self._last_returned = frame.index
+                frame = self._take()
+            if frame is None:
+                break
             yield frame
         if self._error and not self._stopping:
             raise SourceError(f"{self.name} failed: {self._error}")
@@ -505,6 +528,60 @@ class LiveSource(Source):
             self._condition.notify_all()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
+
+
+class BroadcastSource(LiveSource):
+    """A live broadcast from the web (yt-dlp says `is_live`: a live YouTube stream, an HLS
+    playlist with no end yet).
+
+    Its frames come in bursts, a segment of a few seconds at a time: read like a file, the
+    mirror falls further behind the broadcast with every slow frame; read like a camera, it
+    shows a picture or two a segment. So a thread reads them into a buffer of at most
+    BROADCAST_BUFFER_S seconds, and iterating gives each frame at its own time (`Frame.time_s`
+    = index / fps, counted from `clock_start`): the broadcast plays at its own rate. A consumer
+    slower than that skips the frames whose time has passed (`dropped_frames`); a broadcast
+    that stalls delays the schedule rather than skipping what comes after the stall.
+    """
+
+    def __init__(self, capture, name: str, fps: float):
+        self._buffer: deque[Frame] = deque()
+        self._capacity = max(2, round(BROADCAST_BUFFER_S * fps))
+        self._rate = fps
+        self._playing = False
+        super().__init__(capture, name, fps, STREAM_TIMEOUT_MS / 1000)
+
+    @property
+    def fps(self) -> float:
+        return self._rate  # the broadcast's own rate: frames arrive in bursts, so no rate is measured
+
+    def _store(self, image: np.ndarray, index: int, captured: float) -> None:
+        # a full buffer holds the reader (and FFmpeg's downloads) back until the consumer catches up
+        self._condition.wait_for(lambda: self._stopping or len(self._buffer) < self._capacity)
+        self._buffer.append(Frame(image, index, index / self._rate))
+
+    def _first(self) -> Frame | None:
+        return self._buffer[0] if self._buffer else None
+
+    def _take(self) -> Frame | None:
+        while True:
+            starved = not self._buffer  # the consumer is ahead of the broadcast
+            self._condition.wait_for(lambda: self._stopping or self._ended or bool(self._buffer))
+            if self._stopping or not self._buffer:
+                return None
+            now = time.monotonic() - self.clock_start
+            late = now - self._buffer[0].time_s
+            if not self._playing or (starved and late > 1 / self._rate):
+                self.clock_start += late  # the first frame, or the first after a stall: due now
+                now -= late
+                self._playing = True
+            while len(self._buffer) > 1 and self._buffer[1].time_s <= now:  # the consumer fell behind
+                self._buffer.popleft()
+                self.dropped_frames += 1
+            wait_s = self._buffer[0].time_s - now
+            if wait_s <= 0:
+                self._condition.notify_all()  # room in the buffer for the reader
+                return self._buffer.popleft()
+            self._condition.wait(wait_s)
 
 
 class CameraSource(LiveSource):

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import cv2
+import hls_broadcast
 import numpy as np
 import pytest
 from rtsp_server import RtspServer, frame_number, numbered_frames
@@ -314,6 +315,59 @@ def test_a_fast_reader_of_an_rtsp_stream_sees_every_frame_at_its_rate():
     later = [(number, frame.time_s) for number, frame in zip(numbers, frames, strict=True) if number >= 45]
     (first, start), (last, end) = later[0], later[-1]  # when each came in, on the source's clock
     assert (end - start) / (last - first) == pytest.approx(1 / 15.0, rel=0.15)
+
+
+# -- a live web broadcast (HLS from the HTTP server, resolved by yt-dlp) ----------
+
+def play(source, work_s: float = 0.0) -> tuple[list[int], list[float], list[float]]:
+    """Each frame's number, when the consumer got it and how late it was, spending `work_s` on each."""
+    numbers, arrivals, lateness = [], [], []
+    with source:
+        for frame in source:
+            numbers.append(hls_broadcast.frame_number(frame.image))
+            arrivals.append(time.monotonic())
+            lateness.append(source.frame_age(frame))
+            time.sleep(work_s)
+    return numbers, arrivals, lateness
+
+
+def test_a_live_broadcast_plays_at_its_own_rate(http_server):
+    """Its frames come a 1-s segment at a time; the mirror gets them one by one at 15 FPS."""
+    broadcast = hls_broadcast.HlsBroadcast(http_server.root, segments=6, segment_frames=15, fps=15.0)
+    broadcast.start()
+    source = sources.open_url(http_server.url("live.m3u8"))
+    assert source.live and source.fps == pytest.approx(15.0) and source.frame_size == hls_broadcast.SIZE
+    numbers, arrivals, _ = play(source)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    seen = f"frames {numbers}, gaps {[round(gap * 1000) for gap in gaps]} ms"
+    assert numbers == sorted(set(numbers)) and numbers[-1] == broadcast.total_frames - 1, seen
+    assert len(numbers) >= 40 and source.dropped_frames == 0, seen  # a fast consumer misses nothing
+    # paced, not in bursts: read as it arrives, a segment would come as 15 frames at once, then a 1-s gap
+    assert statistics.median(gaps) == pytest.approx(1 / 15.0, rel=0.25), seen
+    assert sorted(gaps)[int(0.9 * len(gaps))] < 0.15, seen
+    assert source.ended_early and "stopped sending pictures" in source.ended_early
+
+
+def test_a_slow_consumer_keeps_up_with_a_live_broadcast(http_server):
+    """Three broadcast frames pass for each frame the consumer handles: it skips to keep up,
+    instead of falling further behind the broadcast with every frame."""
+    broadcast = hls_broadcast.HlsBroadcast(http_server.root, segments=6, segment_frames=15, fps=15.0)
+    broadcast.start()
+    numbers, _, lateness = play(sources.open_url(http_server.url("live.m3u8")), work_s=0.2)
+    seen = f"frames {numbers}, late {[round(late * 1000) for late in lateness]} ms"
+    assert numbers == sorted(set(numbers)) and len(numbers) <= len(range(numbers[0], numbers[-1] + 1)) / 2, seen
+    assert numbers[-1] >= broadcast.total_frames - 5, seen  # it reached the end of the broadcast
+    # each frame handed over within a frame of its time, never from a backlog (the last may be
+    # later: once the broadcast is over there is nothing newer to skip to)
+    assert max(lateness[:-1]) < 1.5 / 15.0, seen
+
+
+def test_a_finished_playlist_is_read_like_a_file(http_server):
+    broadcast = hls_broadcast.HlsBroadcast(http_server.root, segments=3, live=False)
+    source = sources.open_url(http_server.url("live.m3u8"))
+    assert not source.live
+    numbers = [hls_broadcast.frame_number(frame.image) for frame in read_all(source)]
+    assert numbers == list(range(broadcast.total_frames))
 
 
 def closed_port() -> int:
