@@ -48,7 +48,6 @@ FILE_PROTOCOLS = "file,crypto"
 WEB_PROTOCOLS = "http,https,tcp,tls,crypto"
 RTSP_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls"
 FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-_CAP_PROP_FPS = 5               # cv2.CAP_PROP_FPS, without importing OpenCV at module level
 BROADCAST_BUFFER_S = 1.0        # a live web broadcast's frames read ahead of their time, at most
 
 
@@ -103,6 +102,13 @@ def sane_fps(value: float | None) -> float | None:
     return value if math.isfinite(value) and 0 < value <= MAX_SANE_FPS else None
 
 
+def capture_rate(capture, hint: float | None = None) -> float:
+    """An opened capture's frame rate, else `hint` (what yt-dlp says), else DEFAULT_FPS."""
+    import cv2
+
+    return sane_fps(capture.get(cv2.CAP_PROP_FPS)) or sane_fps(hint) or DEFAULT_FPS
+
+
 # -- files and streams ----------------------------------------------------
 
 class VideoSource(Source):
@@ -121,7 +127,7 @@ class VideoSource(Source):
         self._capture = capture
         self._first_image: np.ndarray | None = first_image
         self._cleanup = cleanup
-        self.fps = sane_fps(capture.get(cv2.CAP_PROP_FPS)) or sane_fps(fps_hint) or DEFAULT_FPS
+        self.fps = capture_rate(capture, fps_hint)
         count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         self.total_frames = int(count) if count and math.isfinite(count) and count > 0 else total_hint
         self._exact_count = bool(count and math.isfinite(count) and count > 0) and not stream
@@ -369,8 +375,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         # the sender sets the pace, as a camera does: read it like one, newest frame first (the
         # frame read while opening, to check the stream decodes, is older than those that follow)
         capture, _ = opened
-        return LiveSource(capture, without_password(url), sane_fps(capture.get(_CAP_PROP_FPS)) or DEFAULT_FPS,
-                          STREAM_TIMEOUT_MS / 1000)
+        return LiveSource(capture, without_password(url), capture_rate(capture), STREAM_TIMEOUT_MS / 1000)
 
     info, _ = _resolve(url, yt_dlp_options(max_height))
     name = info.get("title") or without_password(url)
@@ -385,8 +390,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     opened = _open_capture(stream_url, stream=True, protocols=WEB_PROTOCOLS) if stream_url else None
     if opened is not None and info.get("is_live"):
         capture, _ = opened
-        return BroadcastSource(capture, name, sane_fps(fps_hint) or sane_fps(capture.get(_CAP_PROP_FPS))
-                               or DEFAULT_FPS)
+        return BroadcastSource(capture, name, capture_rate(capture, fps_hint))
     if opened is not None:
         return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True)
     if info.get("is_live"):  # a broadcast going on cannot be downloaded first

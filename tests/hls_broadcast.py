@@ -1,8 +1,7 @@
 """A live HLS broadcast for the tests, served by any static HTTP server on 127.0.0.1: MPEG-TS
 segments of MPEG-4 video (written with OpenCV) and a playlist that grows one segment a
 segment's length, keeps the last three, as a live playlist does, and has no end until the
-broadcast is over (then #EXT-X-ENDLIST). Each frame shows its number in eight black or white
-stripes, which survive compression, so a reader can tell which frame it got."""
+broadcast is over (then #EXT-X-ENDLIST). Each frame shows its number (see frame_numbers)."""
 
 from __future__ import annotations
 
@@ -12,26 +11,7 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
-
-SIZE = (320, 240)
-STRIPES = 8
-
-
-def numbered_frame(number: int) -> np.ndarray:
-    width, height = SIZE
-    image = np.zeros((height, width, 3), np.uint8)
-    stripe = width // STRIPES
-    for bit in range(STRIPES):
-        if number >> bit & 1:
-            image[:, bit * stripe:(bit + 1) * stripe] = 255
-    return image
-
-
-def frame_number(image: np.ndarray) -> int:
-    stripe = image.shape[1] // STRIPES
-    middles = image[:, stripe // 2::stripe][:, :STRIPES].mean(axis=(0, 2))
-    return sum(1 << bit for bit, level in enumerate(middles) if level > 128)
+from frame_numbers import SIZE, numbered_frame
 
 
 class HlsBroadcast:

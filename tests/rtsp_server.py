@@ -135,15 +135,3 @@ class RtspServer:
         finally:
             with contextlib.suppress(OSError):  # the camera is off: the client sees the end at once
                 connection.shutdown(socket.SHUT_RDWR)
-
-
-def numbered_frames(count: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
-    """Flat grey frames whose level says their number (level = 2 x number + 20, for up to 100
-    frames): JPEG keeps a flat picture's level to within a step, so a reader can tell which
-    frame it got."""
-    width, height = size
-    return [np.full((height, width, 3), 2 * number + 20, np.uint8) for number in range(count)]
-
-
-def frame_number(image: np.ndarray) -> int:
-    return int(round((float(image[8:-8, 8:-8].mean()) - 20) / 2))

@@ -16,7 +16,9 @@ import cv2
 import hls_broadcast
 import numpy as np
 import pytest
-from rtsp_server import RtspServer, frame_number, numbered_frames
+from frame_numbers import SIZE as NUMBERED_SIZE
+from frame_numbers import frame_number, numbered_frames
+from rtsp_server import RtspServer
 
 from acting_mirror import sources
 from acting_mirror.demo import synth_frames, write_clip
@@ -284,7 +286,7 @@ def test_an_rtsp_stream_is_read_live_newest_frame_first():
     fps = 30.0
     with RtspServer(numbered_frames(90), fps=fps) as server:
         source = sources.open_url(server.url)
-        assert source.live and source.frame_size == (320, 240)
+        assert source.live and source.frame_size == NUMBERED_SIZE
         received, behind = [], []
         with source:
             for frame in source:
@@ -324,7 +326,7 @@ def play(source, work_s: float = 0.0) -> tuple[list[int], list[float], list[floa
     numbers, arrivals, lateness = [], [], []
     with source:
         for frame in source:
-            numbers.append(hls_broadcast.frame_number(frame.image))
+            numbers.append(frame_number(frame.image))
             arrivals.append(time.monotonic())
             lateness.append(source.frame_age(frame))
             time.sleep(work_s)
@@ -336,7 +338,7 @@ def test_a_live_broadcast_plays_at_its_own_rate(http_server):
     broadcast = hls_broadcast.HlsBroadcast(http_server.root, segments=6, segment_frames=15, fps=15.0)
     broadcast.start()
     source = sources.open_url(http_server.url("live.m3u8"))
-    assert source.live and source.fps == pytest.approx(15.0) and source.frame_size == hls_broadcast.SIZE
+    assert source.live and source.fps == pytest.approx(15.0) and source.frame_size == NUMBERED_SIZE
     numbers, arrivals, _ = play(source)
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     seen = f"frames {numbers}, gaps {[round(gap * 1000) for gap in gaps]} ms"
@@ -366,7 +368,7 @@ def test_a_finished_playlist_is_read_like_a_file(http_server):
     broadcast = hls_broadcast.HlsBroadcast(http_server.root, segments=3, live=False)
     source = sources.open_url(http_server.url("live.m3u8"))
     assert not source.live
-    numbers = [hls_broadcast.frame_number(frame.image) for frame in read_all(source)]
+    numbers = [frame_number(frame.image) for frame in read_all(source)]
     assert numbers == list(range(broadcast.total_frames))
 
 
