@@ -71,8 +71,8 @@ def _schedule_to_deadline(config, deadline: float, run_dir: Path):
     a high learning rate: after MEASURED_EPOCHS epochs the run's length becomes what fits, from
     the slowest of the measured steady epochs with a 20% margin, never more than asked. Only
     time decides it, before any accuracy counts; config.json records the length it ran.
-    The epoch times are `_epoch_timer`'s (epoch_seconds.json), which must come first among the
-    callbacks."""
+    The epoch times are `_epoch_timer`'s (epoch_seconds.json), which must come before this
+    callback in the list (it does: see train_portable)."""
     import keras
 
     from acting_mirror.training.train import write_config
