@@ -469,7 +469,7 @@ def test_train_with_focal_loss(fer_csv, tmp_path, capsys):
 def test_exclude_disgust_trains_and_evaluates_six_classes(fer_csv, rows, tmp_path, capsys):
     from acting_mirror.training.train import TrainConfig, prepare_splits
 
-    train_data, val_data, names = prepare_splits(TrainConfig(data=str(fer_csv), run_dir="", exclude=["disgust"]))
+    train_data, val_data, names, _ = prepare_splits(TrainConfig(data=str(fer_csv), run_dir="", exclude=["disgust"]))
     disgust = FER_CLASSES.index("disgust")
     assert len(train_data) == sum(1 for label, _, split in rows if split == "Training" and label != disgust)
     assert len(val_data) == sum(1 for label, _, split in rows if split == "PublicTest" and label != disgust)

@@ -126,7 +126,7 @@ def train_portable(config, steps_per_execution: int = 1, verbose: int = 2, deadl
     if keras.backend.backend() == "tensorflow":
         configure_tensorflow(config.threads, config.seed)  # its threads; the seed as train() sets it
     keras.utils.set_random_seed(config.seed)
-    train_data, val_data, labels = prepare_splits(config)
+    train_data, val_data, labels, _ = prepare_splits(config)
     (run_dir / "sharpness.json").write_text(json.dumps(
         {"sharpness": training_sharpness(train_data.images, config.augment, config.seed)}) + "\n")
     num_classes = len(labels)

@@ -16,7 +16,7 @@ RESUME_OPTIONS = {"data", "run_dir", "resume", "threads", "epochs", "output", "q
 
 def _add_train(sub, distill: bool = False) -> None:
     from acting_mirror.training.data import ALL_SPLITS, HOLDOUT_SPLIT, TRAIN_REST_SPLIT
-    from acting_mirror.training.train import AUGMENTATIONS, LOSSES, TrainConfig
+    from acting_mirror.training.train import AUGMENTATIONS, LOSSES, TARGETS, TrainConfig
 
     defaults = TrainConfig(data="", run_dir="")
     if distill:
@@ -80,6 +80,9 @@ def _add_train(sub, distill: bool = False) -> None:
     p.add_argument("--ema", type=float, default=defaults.ema,
                    help="keep a moving average of the weights with this momentum (e.g. 0.999) and "
                         "validate and save the average (0: off)")
+    p.add_argument("--target", choices=TARGETS, default=defaults.target,
+                   help="label: FER-2013's single label; majority: the FER+ majority of 10 annotators (one-hot); "
+                        "votes: cross-entropy against the FER+ vote distribution (needs a file with vote columns)")
     p.add_argument("--exclude", default="", help="comma list of classes to leave out, e.g. disgust")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=defaults.threads, help="TensorFlow threads (0: all cores)")
@@ -107,6 +110,7 @@ def _run_train(args) -> int:
         teacher=getattr(args, "teacher", ""), temperature=getattr(args, "temperature", TrainConfig.temperature),
         alpha=getattr(args, "alpha", TrainConfig.alpha),
         teacher_copies=getattr(args, "teacher_copies", TrainConfig.teacher_copies),
+        target=getattr(args, "target", TrainConfig.target),
     )
     if args.resume:
         ignored = _ignored_on_resume(args, config)

@@ -1,8 +1,9 @@
-"""FER-2013 loaders: the Kaggle CSV (plain or .gz) and the image-folder tree.
+"""FER-2013 loaders: the Kaggle CSV (plain or .gz, with or without FER+ votes) and the image-folder tree.
 
-Both return a :class:`Dataset` per split: uint8 images (N, 48, 48) and integer
-labels in FER-2013 order. Bad input raises :class:`DatasetError` naming the
-line or file, so a user sees what to fix instead of a traceback.
+Each returns a :class:`Dataset` per split: uint8 images (N, 48, 48), integer labels in
+FER-2013 order and, where the file has them, the FER+ votes of 10 annotators a face.
+Bad input raises :class:`DatasetError` naming the line or file, so a user sees what to
+fix instead of a traceback.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 # 74% of the raw bytes where gzip keeps 95%: FER-2013 fits where the CSV does not (a GPU machine)
 PACK_SUFFIX = ".fer.xz"
 PACK_MAGIC = "acting-mirror faces v1"
+# FER+ (Barsoum et al. 2016): 10 annotators a face, their votes in these columns
+FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+                   "unknown", "NF")
+# the FER+ column of each FER class, in FER order (angry, disgust, fear, happy, sad, surprise, neutral)
+FERPLUS_COLUMN_OF_CLASS = (4, 5, 6, 1, 3, 2, 0)
 
 
 class DatasetError(ValueError):
@@ -50,9 +56,48 @@ class Dataset:
     images: np.ndarray  # uint8, (N, 48, 48)
     labels: np.ndarray  # int64, (N,), indices into FER_CLASSES
     source: str
+    votes: np.ndarray | None = None  # int32, (N, 10): FER+ votes in FERPLUS_COLUMNS order, where known
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def subset(self, rows: np.ndarray) -> Dataset:
+        """The rows `rows` (a boolean mask or indices), votes included."""
+        votes = None if self.votes is None else self.votes[rows]
+        return Dataset(self.images[rows], self.labels[rows], self.source, votes)
+
+
+def emotion_votes(votes: np.ndarray) -> np.ndarray:
+    """(N, 10) FER+ votes -> (N, 7) votes for the FER classes, in FER order (contempt, unknown
+    and not-a-face left out)."""
+    return np.asarray(votes)[:, list(FERPLUS_COLUMN_OF_CLASS)]
+
+
+def votes_trainable(votes: np.ndarray) -> np.ndarray:
+    """True for faces whose top vote is one of the 7 emotions (ties with contempt, unknown or
+    not-a-face count): a face most annotators called unknown, not a face, or contempt alone is
+    not trained on."""
+    emotions = emotion_votes(votes)
+    return (emotions.max(axis=1) >= np.asarray(votes)[:, 7:].max(axis=1)) & (emotions.max(axis=1) > 0)
+
+
+def vote_distribution(votes: np.ndarray) -> np.ndarray:
+    """(N, 7) float32: each face's votes over the 7 emotions, summing to 1 (zeros where it has none)."""
+    emotions = emotion_votes(votes).astype(np.float32)
+    totals = emotions.sum(axis=1, keepdims=True)
+    return np.divide(emotions, totals, out=np.zeros_like(emotions), where=totals > 0)
+
+
+def majority_labels(votes: np.ndarray) -> np.ndarray:
+    """The FER+ majority in FER order, or -1 where there is none: a face has a majority when one
+    of the 7 emotions has more votes than every other column (contempt, unknown and not-a-face
+    included)."""
+    votes = np.asarray(votes)
+    emotions = emotion_votes(votes)
+    top = emotions.max(axis=1)
+    single = (emotions == top[:, None]).sum(axis=1) == 1
+    clear = single & (top > votes[:, 7:].max(axis=1))
+    return np.where(clear, emotions.argmax(axis=1), -1).astype(np.int64)
 
 
 def class_index(name: str) -> int:
@@ -92,6 +137,7 @@ def load_fer_csv(path: str | Path, splits: tuple[str, ...] | None = None) -> dic
     pixel_count = IMAGE_SIDE * IMAGE_SIDE
     images: dict[str, list[np.ndarray]] = {}
     labels: dict[str, list[int]] = {}
+    votes: dict[str, list[list[int]]] = {}
     try:
         with _open_text(path) as handle:
             reader = csv.reader(handle)
@@ -106,6 +152,11 @@ def load_fer_csv(path: str | Path, splits: tuple[str, ...] | None = None) -> dic
                     "expected the Kaggle FER-2013 columns emotion,pixels,Usage"
                 )
             i_label, i_pixels, i_usage = (columns.index(c) for c in ("emotion", "pixels", "Usage"))
+            present = [c for c in FERPLUS_COLUMNS if c in columns]
+            if present and len(present) != len(FERPLUS_COLUMNS):
+                missing_votes = ", ".join(c for c in FERPLUS_COLUMNS if c not in columns)
+                raise DatasetError(f"{path}:1: FER+ vote columns incomplete: {missing_votes} missing")
+            i_votes = [columns.index(c) for c in present]
             for line_number, row in enumerate(reader, start=2):
                 if not row:
                     continue
@@ -128,13 +179,23 @@ def load_fer_csv(path: str | Path, splits: tuple[str, ...] | None = None) -> dic
                     raise DatasetError(f"{where}: pixels must be integers 0..255") from None
                 if values.min() < 0 or values.max() > 255:
                     raise DatasetError(f"{where}: pixel values must be in 0..255")
+                counts = None
+                if i_votes:
+                    try:
+                        counts = [int(row[i]) for i in i_votes]
+                    except ValueError:
+                        raise DatasetError(f"{where}: FER+ votes must be integers") from None
+                    if min(counts) < 0:
+                        raise DatasetError(f"{where}: FER+ votes must not be negative")
                 if splits is not None and split not in splits:
                     continue
                 images.setdefault(split, []).append(values.astype(np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE))
                 labels.setdefault(split, []).append(label)
+                if counts is not None:
+                    votes.setdefault(split, []).append(counts)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as error:
         raise DatasetError(f"{path}: cannot read as a FER-2013 CSV ({error})") from None
-    return _finish(images, labels, str(path), splits)
+    return _finish(images, labels, str(path), splits, votes)
 
 
 def load_image_folder(root: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
@@ -242,10 +303,7 @@ def holdout_mask(labels: np.ndarray) -> np.ndarray:
 def split_holdout(training: Dataset) -> dict[str, Dataset]:
     """Training -> {Training-rest, Training-holdout}, by the fixed rule of holdout_mask."""
     mask = holdout_mask(training.labels)
-    return {
-        TRAIN_REST_SPLIT: Dataset(training.images[~mask], training.labels[~mask], training.source),
-        HOLDOUT_SPLIT: Dataset(training.images[mask], training.labels[mask], training.source),
-    }
+    return {TRAIN_REST_SPLIT: training.subset(~mask), HOLDOUT_SPLIT: training.subset(mask)}
 
 
 def load_dataset(path: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, Dataset]:
@@ -274,14 +332,16 @@ def load_split(path: str | Path, split: str) -> Dataset:
     return datasets[split]
 
 
-def _finish(images, labels, source: str, splits) -> dict[str, Dataset]:
+def _finish(images, labels, source: str, splits, votes=None) -> dict[str, Dataset]:
     if not labels:
         raise DatasetError(f"{source}: no images found")
     for split in splits or ():
         if split not in labels:
             raise DatasetError(f"{source}: split {split!r} has no images")
+    votes = votes or {}
     return {
-        split: Dataset(np.stack(images[split]), np.asarray(labels[split], dtype=np.int64), source)
+        split: Dataset(np.stack(images[split]), np.asarray(labels[split], dtype=np.int64), source,
+                       np.asarray(votes[split], dtype=np.int32) if split in votes else None)
         for split in labels
     }
 
@@ -293,4 +353,5 @@ def remap_excluding(dataset: Dataset, excluded: tuple[int, ...]) -> tuple[Datase
     lookup = np.full(len(FER_CLASSES), -1, dtype=np.int64)
     lookup[kept] = np.arange(len(kept))
     mask = np.isin(dataset.labels, kept)
-    return Dataset(dataset.images[mask], lookup[dataset.labels[mask]], dataset.source), kept
+    kept_rows = dataset.subset(mask)
+    return Dataset(kept_rows.images, lookup[kept_rows.labels], dataset.source, kept_rows.votes), kept

@@ -1,4 +1,8 @@
-"""Training: FER-2013 -> a Keras model plus its metadata, resumable epoch by epoch.
+"""Training: FER-2013 (with or without FER+ votes) -> a Keras model plus its metadata, resumable epoch by epoch.
+
+What a network learns from (`TrainConfig.target`): FER-2013's single label ("label"), the
+FER+ majority of 10 annotators ("majority", one-hot) or their whole vote distribution
+("votes", cross-entropy against it: Barsoum et al. 2016's "probability" mode).
 
 A run lives in a run directory (config.json, log.csv, last.keras, best.keras and
 Keras's BackupAndRestore state), kept outside the repository. `--resume` picks
@@ -30,7 +34,10 @@ from acting_mirror.training.data import (
     DatasetError,
     class_index,
     load_dataset,
+    majority_labels,
     remap_excluding,
+    vote_distribution,
+    votes_trainable,
 )
 from acting_mirror.training.warp import one_warp_layer
 
@@ -44,11 +51,16 @@ AUGMENTATIONS = ("geometric", "warp", "noise", "brightness", "blur", "erasing", 
 # Training input is pixel / 127.5 - 1, i.e. [-1, 1] (as Arriaga et al.); stored in metadata.
 PIXEL_SCALE = 1.0 / 127.5
 PIXEL_OFFSET = -1.0
-# FER-2013's faces come histogram-equalized: per face, the std of the grey levels is 72-99 and
-# the mean 108-179 (0.5th-99.5th percentiles of Training). A face outside these bounds (1.3% of
-# Training; most camera crops) is equalized before the model sees it, in training and in the app
-# (`ModelMetadata.equalize`, written into every model's metadata).
+# A crop whose contrast (std of its grey levels) is below the 0.5th percentile of the training
+# faces', or whose brightness (their mean) lies outside the 0.5th-99.5th percentiles, is equalized
+# before the model sees it, in training and in the app (`ModelMetadata.equalize`, written into
+# every model's metadata). Derived from each run's training faces (`equalize_rule`); on canonical
+# FER-2013 Training: std below 22.7, mean outside 45.7-209.3 (on the contrast-stretched first
+# copy it was std 70, mean 105-170, which would equalize most canonical faces).
+EQUALIZE_PERCENTILE = 0.5
+# the rule of the models trained on the stretched copy (kept for their runs' --resume)
 EQUALIZE_UNLIKE_FER = {"std_below": 70.0, "mean_below": 105.0, "mean_above": 170.0}
+TARGETS = ("label", "majority", "votes")
 SHARPNESS_SAMPLE = 4000  # training rows whose median sharpness after augmentation sets a model's target
 
 
@@ -83,6 +95,8 @@ class TrainConfig:
     alpha: float = 0.3                # distillation: weight of the true labels (1 - alpha: the teacher's)
     teacher_copies: int = 0           # distillation: 0 = the teacher labels the clean rows; K = K augmented
                                       # copies of each row, each labelled as it is (consistent teaching)
+    target: str = "label"             # label | majority | votes (FER+; see the module docstring)
+    equalize: dict | None = None      # the equalize rule; None = derived from the training faces
 
     def validate(self) -> None:
         from acting_mirror.training.architectures import ARCHITECTURES
@@ -105,6 +119,11 @@ class TrainConfig:
         for split in (self.train_split, self.val_split):
             if split not in ALL_SPLITS:
                 raise ValueError(f"unknown split {split!r}; choose from {', '.join(ALL_SPLITS)}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown target {self.target!r}; choose from {', '.join(TARGETS)}")
+        if self.target != "label" and (self.exclude or self.teacher):
+            raise ValueError(f"target {self.target} keeps all 7 emotions and takes no teacher: "
+                             "--exclude and distillation train on single labels")
         if self.focal_gamma < 0:
             raise ValueError(f"focal gamma {self.focal_gamma} must be 0 or more")
         if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:
@@ -238,14 +257,31 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) * np.float32(PIXEL_SCALE) + np.float32(PIXEL_OFFSET))[..., None]
 
 
+def equalize_rule(images: np.ndarray) -> dict:
+    """The equalize rule of faces like `images` (uint8, (N, H, W)): see EQUALIZE_PERCENTILE."""
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    stds, means = flat.std(axis=1), flat.mean(axis=1)
+    low, high = EQUALIZE_PERCENTILE, 100.0 - EQUALIZE_PERCENTILE
+    return {"std_below": round(float(np.percentile(stds, low)), 1),
+            "mean_below": round(float(np.percentile(means, low)), 1),
+            "mean_above": round(float(np.percentile(means, high)), 1)}
+
+
+def targets_of(data: Dataset, target: str, num_classes: int) -> np.ndarray:
+    """The training target of each row: one-hot labels, or (FER+) the vote distribution."""
+    if target == "votes":
+        return vote_distribution(data.votes)
+    return np.eye(num_classes, dtype=np.float32)[data.labels]
+
+
 def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, shuffle: bool, seed: int,
-                 soft_targets: np.ndarray | None = None, threads: int = 0):
+                 soft_targets: np.ndarray | None = None, threads: int = 0, target: str = "label"):
     """Batches of (input, target). With `soft_targets` (distillation) a target row is the
     one-hot label followed by the teacher's softened probabilities (2 x num_classes)."""
     import tensorflow as tf
 
     x = to_model_input(data.images)
-    y = np.eye(num_classes, dtype=np.float32)[data.labels]
+    y = targets_of(data, target, num_classes)
     if soft_targets is not None:
         y = np.concatenate([y, soft_targets.astype(np.float32)], axis=1)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
@@ -419,7 +455,22 @@ def _class_names(excluded: list[str]) -> tuple[list[int], list[str]]:
     return kept, [FER_DISPLAY_NAMES[i] for i in kept]
 
 
-def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str]]:
+def to_vote_target(data: Dataset, target: str, split: str, validation: bool) -> Dataset:
+    """FER+ rows for `target`: the faces trained on (see votes_trainable; "majority" and
+    validation: only faces with a majority), each labelled with its majority (or, without
+    one, its top emotion), which the accuracy metric reads."""
+    if data.votes is None:
+        raise DatasetError(f"{data.source}: split {split} has no FER+ vote columns; target {target} needs them")
+    majority = majority_labels(data.votes)
+    keep = majority >= 0 if validation or target == "majority" else votes_trainable(data.votes)
+    kept = data.subset(keep)
+    labels = np.where(majority[keep] >= 0, majority[keep], vote_distribution(kept.votes).argmax(axis=1))
+    return replace(kept, labels=labels.astype(np.int64))
+
+
+def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str], dict]:
+    """The training and validation rows as the network sees them, their class names and the
+    equalize rule applied to them (the config's, or derived from the training rows)."""
     splits = load_dataset(config.data, (config.train_split, config.val_split))
     train, val = splits[config.train_split], splits[config.val_split]
     _, names = _class_names(config.exclude)
@@ -427,11 +478,15 @@ def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str]]:
         excluded = tuple(class_index(name) for name in config.exclude)
         train, _ = remap_excluding(train, excluded)
         val, _ = remap_excluding(val, excluded)
+    if config.target != "label":
+        train = to_vote_target(train, config.target, config.train_split, validation=False)
+        val = to_vote_target(val, config.target, config.val_split, validation=True)
     if len(train) == 0 or len(val) == 0:
         raise DatasetError(f"{config.data}: nothing left to train or validate on")
-    # the app equalizes crops unlike FER's faces (the model's metadata says so): train on the same
-    train, val = (replace(data, images=equalize_unlike(data.images, EQUALIZE_UNLIKE_FER)) for data in (train, val))
-    return train, val, names
+    # the app equalizes crops unlike the training faces (the model's metadata says so): train on the same
+    rule = config.equalize if config.equalize is not None else equalize_rule(train.images)
+    train, val = (replace(data, images=equalize_unlike(data.images, rule)) for data in (train, val))
+    return train, val, names, rule
 
 
 def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: int | None = None) -> Path:
@@ -449,6 +504,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
         # a resumed run keeps its configuration, except where to find the data
         saved["data"] = config.data or saved["data"]
         saved["threads"] = config.threads
+        saved.setdefault("equalize", EQUALIZE_UNLIKE_FER)  # runs from before the rule was derived
         if epochs is not None:
             if epochs < 1:
                 raise ValueError("epochs must be positive")
@@ -470,7 +526,10 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
 
     from acting_mirror.training.architectures import build
 
-    train_data, val_data, labels = prepare_splits(config)
+    train_data, val_data, labels, rule = prepare_splits(config)
+    if config.equalize is None:  # fixed at the first start, so a resumed run keeps it
+        config = replace(config, equalize=rule)
+        write_config(config, run_dir)
     num_classes = len(labels)
     # the sharpness rule its model will carry: how soft its training faces were (see training_sharpness)
     (run_dir / "sharpness.json").write_text(json.dumps(
@@ -485,8 +544,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     if config.teacher and config.teacher_copies:
         bank, teacher = teacher_bank(
             config.teacher, train_data, labels, config.teacher_copies,
-            pixel_augmenter(augmenter, EQUALIZE_UNLIKE_FER),
-            f"augment {','.join(config.augment) or 'none'} seed {config.seed}; equalize {EQUALIZE_UNLIKE_FER}",
+            pixel_augmenter(augmenter, rule),
+            f"augment {','.join(config.augment) or 'none'} seed {config.seed}; equalize {rule}",
             threads=config.threads or 2)
         soft_bank = soften(teacher.reshape(-1, num_classes), config.temperature).reshape(teacher.shape)
         train_ds = make_bank_dataset(bank, soft_bank, train_data.labels, num_classes, config.batch_size,
@@ -496,7 +555,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
             soft_train = soften(teacher_probabilities(config.teacher, train_data, labels,
                                                       threads=config.threads or 2), config.temperature)
         train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
-                                soft_train, config.threads)
+                                soft_train, config.threads, config.target)
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed, soft_val, config.threads)
 
     model = build(config.architecture, num_classes=num_classes, width=config.width)
@@ -611,13 +670,14 @@ def package_model(run_dir: str | Path, output: str | Path, name: str | None = No
         channels=int(channels),
         pixel_scale=PIXEL_SCALE,
         pixel_offset=PIXEL_OFFSET,
-        equalize=dict(EQUALIZE_UNLIKE_FER),
+        equalize=dict(config.equalize if config.equalize is not None else EQUALIZE_UNLIKE_FER),
         sharpness=_run_sharpness(run_dir),
         architecture=config.architecture,
         parameters=int(model.count_params()),
         files={"keras": output.name},
         training={
-            "data": "FER-2013 (Kaggle CSV)",
+            "data": "FER-2013 with FER+ votes" if config.target != "label" else "FER-2013",
+            "target": config.target,
             "train_split": config.train_split,
             "selection_split": config.val_split,
             "excluded_classes": list(config.exclude),
