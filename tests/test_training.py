@@ -15,10 +15,13 @@ import pytest
 
 from acting_mirror.metadata import ModelMetadata
 from acting_mirror.model import load_classifier
+from acting_mirror.prepare import equalize_unlike
 from acting_mirror.training.cli import main
 from acting_mirror.training.data import (
     FER_CLASSES,
     FER_DISPLAY_NAMES,
+    FERPLUS_COLUMN_OF_CLASS,
+    FERPLUS_COLUMNS,
     HOLDOUT_SPLIT,
     TRAIN_REST_SPLIT,
     DatasetError,
@@ -27,9 +30,12 @@ from acting_mirror.training.data import (
     load_fer_csv,
     load_image_folder,
     load_split,
+    majority_labels,
+    vote_distribution,
+    votes_trainable,
 )
 from acting_mirror.training.export import face_crops
-from acting_mirror.training.train import AUGMENTATIONS, EQUALIZE_UNLIKE_FER
+from acting_mirror.training.train import AUGMENTATIONS, TrainConfig, equalize_rule, prepare_splits
 from acting_mirror.views import DEFAULT_VIEWS, View
 
 PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
@@ -245,7 +251,10 @@ def test_train_writes_run_and_output_model(trained):
     assert metadata.labels == FER_DISPLAY_NAMES
     assert metadata.files == {"keras": "tiny.keras"}
     assert (metadata.input_size, metadata.channels) == ((48, 48), 1)
-    assert metadata.equalize == EQUALIZE_UNLIKE_FER  # what the app does to crops unlike FER's faces
+    # what the app does to crops unlike the training faces: derived from them
+    training_faces = load_split(json.loads((run_dir / "config.json").read_text())["data"], "Training").images
+    assert metadata.equalize == equalize_rule(training_faces)
+    assert set(metadata.equalize) == {"std_below", "mean_below", "mean_above"}
     assert metadata.architecture == "mini_xception"
     assert metadata.parameters == model.count_params()
     assert model.output_shape == (None, 7)
@@ -690,7 +699,8 @@ def test_export_writes_tflite_that_matches_keras(exported, trained):
     float_classifier = load_classifier(exported, "tflite", threads=1)
     samples = sample_crops(20, (48, 48), seed=7)
     for check in compare(keras_classifier, float_classifier, "tflite", samples):
-        assert check.max_abs_diff < 1e-4, check.describe()
+        # float32 kernels sum in other orders than Keras: about 1e-4 on random (non-face) crops
+        assert check.max_abs_diff < 3e-4, check.describe()
     # the same top class wherever the top two are further apart than the largest difference
     # (this barely trained model's probabilities are close to 1/7, so some crops are near-ties)
     for crops in samples.values():
@@ -750,7 +760,9 @@ def test_info_shows_the_metadata(exported, capsys):
     assert "tiny_dynamic.tflite (" in out and "MISSING" not in out
     assert "epochs_run: 1" in out
     assert "views         crop; crop, mirrored (default;" in out
-    assert "equalize      histogram-equalized first when grey-level std < 70 or mean < 105 or mean > 170" in out
+    rule = metadata.equalize
+    assert (f"equalize      histogram-equalized first when grey-level std < {rule['std_below']:g} or "
+            f"mean < {rule['mean_below']:g} or mean > {rule['mean_above']:g}") in out
     code, out, _ = run_cli(capsys, "info", "--model", exported, "--json")
     assert json.loads(out) == json.loads(exported.read_text())
 
@@ -840,7 +852,6 @@ def test_ensemble_averages_its_members_in_one_model(trained, second_model, tmp_p
     assert metadata.architecture == "ensemble of mini_xception w0.25 + mini_xception w0.25"
     for name in ("labels", "input_size", "channels", "pixel_scale", "pixel_offset", "equalize"):
         assert getattr(metadata, name) == getattr(members[0], name)
-    assert metadata.equalize == EQUALIZE_UNLIKE_FER
     assert [m["name"] for m in metadata.training["members"]] == ["tiny", "tiny_b"]
     assert metadata.training["members"][1]["training"]["config"]["seed"] == 5
 
@@ -947,6 +958,9 @@ def test_distill_trains_on_the_teachers_probabilities_and_resumes(exported, fer_
     cached = list((tmp_path / "cache" / "teacher").glob("tiny-*.npz"))
     assert len(cached) == 1
     rest = load_dataset(fer_csv, (TRAIN_REST_SPLIT,))[TRAIN_REST_SPLIT]
+    # the rows the student learns from, equalized by the run's own rule
+    rest = replace(rest, images=equalize_unlike(rest.images, json.loads((run_dir / "config.json").read_text())
+                                                ["equalize"]))
     app_teacher = load_classifier(exported, "tflite", threads=1, quantized=True, test_time_views=True)
     assert np.allclose(np.load(cached[0])["probabilities"], app_teacher.classify(rest.images), atol=1e-6)
     assert np.allclose(teacher_probabilities(exported, rest, FER_DISPLAY_NAMES, log=lambda _: None),
@@ -1010,7 +1024,6 @@ def test_bank_batches_pair_each_copy_with_its_own_target_and_redraw_every_epoch(
 
 def test_distill_with_teacher_copies_trains_on_what_the_teacher_saw(exported, fer_csv, tmp_path, capsys,
                                                                      monkeypatch):
-    from acting_mirror.prepare import equalize_unlike
 
     monkeypatch.setenv("ACTING_MIRROR_CACHE", str(tmp_path / "cache"))
     run_dir = tmp_path / "run"
@@ -1026,13 +1039,13 @@ def test_distill_with_teacher_copies_trains_on_what_the_teacher_saw(exported, fe
         images, probabilities = cached["images"], cached["probabilities"]
     rest = load_dataset(fer_csv, (TRAIN_REST_SPLIT,))[TRAIN_REST_SPLIT]
     assert images.shape == (35, 3, 48, 48) and probabilities.shape == (35, 3, 7)
-    clean = equalize_unlike(rest.images, EQUALIZE_UNLIKE_FER)
+    clean = equalize_unlike(rest.images, equalize_rule(rest.images))
     # three different pictures of each face, none of them the clean row
     assert all(not np.array_equal(images[n, a], images[n, b]) for n in range(35) for a, b in ((0, 1), (1, 2)))
     assert np.mean([np.array_equal(images[n, k], clean[n]) for n in range(35) for k in range(3)]) < 0.1
     # each copy is prepared as the app prepares a crop, and its target is the teacher's answer to it
     flat = images.reshape(-1, 48, 48)
-    assert np.array_equal(equalize_unlike(flat, EQUALIZE_UNLIKE_FER), flat)
+    assert np.array_equal(equalize_unlike(flat, equalize_rule(rest.images)), flat)
     app_teacher = load_classifier(exported, "tflite", threads=1, quantized=True, test_time_views=True)
     assert np.allclose(probabilities.reshape(-1, 7), app_teacher.classify(flat), atol=1e-6)
     config = json.loads((run_dir / "config.json").read_text())
@@ -1063,3 +1076,134 @@ def test_distill_errors_are_one_line(exported, fer_csv, tmp_path, capsys, monkey
                            "--temperature", "0")
     assert_one_line_error(code, err, "temperature must be positive")
     assert not (tmp_path / "cache").exists()  # nothing computed for refused runs
+
+
+# -- FER+ votes --------------------------------------------------------------------
+
+
+def ferplus_votes(label: int, row: int) -> list[int]:
+    """10 annotators' votes (FERPLUS_COLUMNS) for a face of FER class `label`: most agree,
+    some say neutral; every 9th face most call unknown, every 11th contempt alone."""
+    votes = [0] * len(FERPLUS_COLUMNS)
+    if row % 9 == 4:
+        votes[FERPLUS_COLUMNS.index("unknown")], votes[FERPLUS_COLUMN_OF_CLASS[label]] = 6, 4
+    elif row % 11 == 5:
+        votes[FERPLUS_COLUMNS.index("contempt")], votes[FERPLUS_COLUMN_OF_CLASS[label]] = 5, 3
+    else:
+        votes[FERPLUS_COLUMN_OF_CLASS[label]] = 7 - row % 3
+        votes[FERPLUS_COLUMNS.index("neutral")] += 3 + row % 3
+    return votes
+
+
+def write_voted_csv(path, rows) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["emotion", "pixels", "Usage", *FERPLUS_COLUMNS, "orig_row"])
+        for number, (label, pixels, split) in enumerate(rows):
+            writer.writerow([label, " ".join(map(str, pixels.ravel())), split, *ferplus_votes(label, number),
+                             number])
+
+
+@pytest.fixture(scope="module")
+def voted_csv(rows, tmp_path_factory):
+    path = tmp_path_factory.mktemp("voted") / "ferplus_tiny.csv"
+    write_voted_csv(path, rows)
+    return path
+
+
+def test_vote_rules_on_hand_made_votes():
+    #              neu hap sur sad ang dis fea con unk NF
+    votes = np.array([[6, 4, 0, 0, 0, 0, 0, 0, 0, 0],   # neutral by majority
+                      [0, 0, 0, 5, 5, 0, 0, 0, 0, 0],   # sad and angry tie: trained on, no majority
+                      [0, 0, 0, 0, 0, 0, 2, 0, 8, 0],   # most say unknown: not trained on
+                      [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # not a face
+                      [0, 0, 0, 0, 3, 0, 0, 7, 0, 0],   # contempt alone on top
+                      [0, 0, 0, 0, 0, 4, 0, 4, 2, 0],   # disgust ties contempt: trained on, no majority
+                      [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]])  # one vote, neutral
+    assert votes_trainable(votes).tolist() == [True, True, False, False, False, True, True]
+    neutral, sad, angry = (FER_CLASSES.index(name) for name in ("neutral", "sad", "angry"))
+    assert majority_labels(votes).tolist() == [neutral, -1, -1, -1, -1, -1, neutral]
+    distribution = vote_distribution(votes)
+    assert distribution[0, neutral] == pytest.approx(0.6)
+    assert distribution[1, sad] == distribution[1, angry] == pytest.approx(0.5)
+    assert distribution[3].sum() == 0  # no emotion votes at all
+    assert distribution[4, angry] == pytest.approx(1.0)  # contempt is not one of the 7
+
+
+def test_csv_with_votes_loads_them_and_checks_them(rows, voted_csv, tmp_path):
+    datasets = load_fer_csv(voted_csv)
+    for split, data in datasets.items():
+        numbered = [(number, row) for number, row in enumerate(rows) if row[2] == split]
+        assert data.votes.shape == (len(numbered), len(FERPLUS_COLUMNS))
+        assert data.votes.tolist() == [ferplus_votes(label, number) for number, (label, _, _) in numbered]
+    # the derived splits keep each face's votes with it
+    derived = load_dataset(voted_csv, (TRAIN_REST_SPLIT, HOLDOUT_SPLIT))
+    training = datasets["Training"]
+    mask = holdout_mask(training.labels)
+    assert derived[HOLDOUT_SPLIT].votes.tolist() == training.votes[mask].tolist()
+    header = ["emotion", "pixels", "Usage", *FERPLUS_COLUMNS[:-2]]
+    text = voted_csv.read_text().splitlines()
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join([",".join(header)] + [",".join(line.split(",")[:-3]) for line in text[1:3]]) + "\n")
+    with pytest.raises(DatasetError, match="unknown, NF missing"):
+        load_fer_csv(short)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text[0] + "\n" + text[1].replace(",7,", ",seven,", 1) + "\n")
+    with pytest.raises(DatasetError, match=r"bad.csv:2: FER\+ votes must be integers"):
+        load_fer_csv(bad)
+
+
+def test_vote_targets_train_on_the_faces_people_agree_on(voted_csv, tmp_path, capsys):
+    config = TrainConfig(data=str(voted_csv), run_dir="", target="votes")
+    train_data, val_data, names, rule = prepare_splits(config)
+    raw = load_split(voted_csv, "Training")
+    assert len(train_data) == int(votes_trainable(raw.votes).sum()) < len(raw)
+    validation = load_split(voted_csv, "PublicTest")
+    assert val_data.labels.tolist() == [label for label in majority_labels(validation.votes) if label >= 0]
+    majority_train, _, _, _ = prepare_splits(replace(config, target="majority"))
+    assert len(majority_train) == int((majority_labels(raw.votes) >= 0).sum())
+    assert rule == equalize_rule(raw.subset(votes_trainable(raw.votes)).images)
+
+    run_dir = tmp_path / "run"
+    code, out, _ = run_cli(capsys, "train", "--data", voted_csv, "--run-dir", run_dir, "--epochs", "1",
+                           "--target", "votes", "--output", tmp_path / "voted.keras", *TINY)
+    assert code == 0, out
+    metadata = ModelMetadata.load(tmp_path / "voted.json")
+    assert metadata.training["target"] == "votes"
+    assert metadata.training["config"]["target"] == "votes"
+    assert metadata.equalize == rule
+    # a file without votes cannot give vote targets: one line
+    plain = tmp_path / "plain.csv"
+    write_csv(plain, make_rows())
+    code, _, err = run_cli(capsys, "train", "--data", plain, "--run-dir", tmp_path / "run2", "--epochs", "1",
+                           "--target", "majority", *TINY)
+    assert_one_line_error(code, err, "no FER+ vote columns", "majority")
+
+
+def test_evaluate_reports_the_ferplus_figures(exported, voted_csv, tmp_path, capsys):
+    results_path = tmp_path / "results.json"
+    code, out, _ = run_cli(capsys, "evaluate", "--data", voted_csv, "--split", "PrivateTest", "--model", exported,
+                           "--json", results_path, "--tta", "--batch-size", "8", "--threads", "1")
+    assert code == 0
+    results = json.loads(results_path.read_text())
+    classifier = load_classifier(exported, "tflite", threads=1)
+    data = load_split(voted_csv, "PrivateTest")
+    probabilities = classifier.classify(data.images)
+    mirrored = classifier.classify(np.ascontiguousarray(data.images[:, :, ::-1]))
+    majority = majority_labels(data.votes)
+    for figures, predicted in ((results["ferplus"], probabilities), (results["tta"]["ferplus"],
+                                                                     (probabilities + mirrored) / 2)):
+        has = majority >= 0
+        assert figures["majority_n"] == int(has.sum())
+        assert figures["majority_accuracy"] == pytest.approx(np.mean(predicted[has].argmax(1) == majority[has]))
+        for index, name in enumerate(FER_DISPLAY_NAMES):
+            rows_of = has & (majority == index)
+            if rows_of.any():
+                assert figures["majority_recall"][name] == pytest.approx(np.mean(predicted[rows_of].argmax(1) == index))
+        scored = votes_trainable(data.votes)
+        target = vote_distribution(data.votes)[scored]
+        expected = -np.mean(np.sum(target * np.log(np.clip(predicted[scored], 1e-7, 1)), axis=1))
+        assert figures["cross_entropy"] == pytest.approx(expected, rel=1e-4)
+    assert "FER+ majority accuracy" in out and "FER+ with the views majority accuracy" in out
+    # the original labels are still scored as before
+    assert results["accuracy"] == pytest.approx(np.mean(probabilities.argmax(1) == data.labels))

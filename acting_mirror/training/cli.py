@@ -258,7 +258,7 @@ def _add_robustness(sub) -> None:
 
 def _run_robustness(args) -> int:
     from acting_mirror.model import load_classifier
-    from acting_mirror.training.data import Dataset, load_split
+    from acting_mirror.training.data import load_split
     from acting_mirror.training.evaluate import write_json
     from acting_mirror.training.robustness import conditions_named, format_probe, probe
 
@@ -270,7 +270,7 @@ def _run_robustness(args) -> int:
                    for path in (args.model or [_model_path(None)])]
     dataset = load_split(args.data, args.split)
     if args.limit:
-        dataset = Dataset(dataset.images[:args.limit], dataset.labels[:args.limit], dataset.source)
+        dataset = dataset.subset(slice(0, args.limit))
     print(f"{len(dataset)} {args.split} faces, {len(conditions)} conditions", file=sys.stderr)
     results = [probe(classifier, dataset, conditions, seed=args.seed) for classifier in classifiers]
     print(format_probe(results))

@@ -1,5 +1,7 @@
 """Evaluation: a classifier on a FER-2013 split -> accuracy, its 95% interval, per-class
-metrics and the confusion matrix, as a JSON-ready dict.
+metrics and the confusion matrix, as a JSON-ready dict; on a file with FER+ votes also the
+accuracy against the majority of 10 annotators, the per-class recall against it and the
+mean cross-entropy against their vote distribution.
 
 Data labels are FER-2013 indices; the model's own label list (display names, from
 its metadata) decides which rows count and in which order, so a 6-class model
@@ -17,7 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.metadata import ModelMetadata
-from acting_mirror.training.data import FER_CLASSES, FER_DISPLAY_NAMES, Dataset, DatasetError, class_index
+from acting_mirror.training.data import (
+    FER_CLASSES,
+    FER_DISPLAY_NAMES,
+    Dataset,
+    DatasetError,
+    class_index,
+    majority_labels,
+    vote_distribution,
+    votes_trainable,
+)
 from acting_mirror.views import View, views_from_json, views_spec
 
 # scipy.stats.binomtest(...).proportion_ci method: the Wilson score interval keeps
@@ -50,7 +61,7 @@ def match_labels(dataset: Dataset, model_labels: Sequence[str]) -> tuple[Dataset
                for i in range(len(FER_CLASSES)) if lookup[i] < 0 and np.any(dataset.labels == i)}
     if not np.any(keep):
         raise DatasetError(f"{dataset.source}: no rows of the model's classes ({', '.join(model_labels)})")
-    return Dataset(dataset.images[keep], mapped[keep], dataset.source), dropped
+    return replace(dataset.subset(keep), labels=mapped[keep]), dropped
 
 
 def _fit_size(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -139,12 +150,46 @@ def evaluate_model(classifier, dataset: Dataset, batch_size: int = 256, views: t
         **classification_metrics(matched.labels, probabilities.argmax(axis=1), classifier.labels),
         "dropped_rows": dropped,
     }
+    if matched.votes is not None:
+        results["ferplus"] = vote_metrics(matched.votes, probabilities, classifier.labels)
     if averaged is not None:
         results["tta"] = {"method": "mean of the probabilities over the views: "
                                     + "; ".join(view.describe() for view in views),
                           "views": [view.to_json() for view in views],
                           **classification_metrics(matched.labels, averaged.argmax(axis=1), classifier.labels)}
+        if matched.votes is not None:
+            results["tta"]["ferplus"] = vote_metrics(matched.votes, averaged, classifier.labels)
     return results
+
+
+def vote_metrics(votes: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> dict:
+    """The FER+ figures of `probabilities` (rows in the model's label order) against the votes
+    ((N, 10), FER+ columns): accuracy with its interval and per-class recall against the
+    majority (faces with one top emotion among the 7, see `majority_labels`), and the mean
+    cross-entropy against the vote distribution over the emotions the model knows (faces whose
+    top vote is one of them, see `votes_trainable`)."""
+    lookup = label_lookup(labels)
+    majority = majority_labels(votes)
+    known = (majority >= 0) & (lookup[np.maximum(majority, 0)] >= 0)
+    majority_metrics = classification_metrics(lookup[majority[known]], probabilities[known].argmax(axis=1), labels)
+    distribution = vote_distribution(votes)
+    in_model_order = np.zeros((len(votes), len(labels)), np.float64)
+    for fer_index, model_index in enumerate(lookup):
+        if model_index >= 0:
+            in_model_order[:, model_index] = distribution[:, fer_index]
+    totals = in_model_order.sum(axis=1)
+    scored = votes_trainable(votes) & (totals > 0)
+    target = in_model_order[scored] / totals[scored, None]
+    cross_entropy = -np.sum(target * np.log(np.clip(probabilities[scored], 1e-7, 1.0)), axis=1)
+    return {
+        "majority_accuracy": majority_metrics["accuracy"],
+        "majority_n": majority_metrics["n"],
+        "majority_ci95": majority_metrics["ci95"],
+        "majority_recall": {name: m["recall"] for name, m in majority_metrics["per_class"].items()},
+        "majority_confusion_matrix_normalized": majority_metrics["confusion_matrix_normalized"],
+        "cross_entropy": float(np.mean(cross_entropy)),
+        "cross_entropy_n": int(scored.sum()),
+    }
 
 
 def headline(results: dict) -> dict:
@@ -163,10 +208,24 @@ def headline(results: dict) -> dict:
     }
     if "sharpness" in results:
         summary["sharpness"] = results["sharpness"]
+    if "ferplus" in results:
+        summary["ferplus"] = _vote_headline(results["ferplus"])
     if "tta" in results:
         summary["tta_accuracy"] = round(results["tta"]["accuracy"], 4)
         summary["tta_views"] = views_spec(views_from_json(results["tta"]["views"]))
+        if "ferplus" in results["tta"]:
+            summary["tta_ferplus"] = _vote_headline(results["tta"]["ferplus"])
     return summary
+
+
+def _vote_headline(figures: dict) -> dict:
+    return {
+        "majority_accuracy": round(figures["majority_accuracy"], 4),
+        "majority_n": figures["majority_n"],
+        "majority_ci95": [round(v, 4) for v in figures["majority_ci95"]],
+        "majority_recall": {name: round(value, 4) for name, value in figures["majority_recall"].items()},
+        "cross_entropy": round(figures["cross_entropy"], 4),
+    }
 
 
 def update_metadata_evaluation(json_path: str | Path, split: str, results: dict,
@@ -197,9 +256,13 @@ def format_results(results: dict) -> str:
     lines = [_accuracy_line("accuracy", results)]
     if results.get("sharpness"):
         lines.append(f"  (crops sharper than {results['sharpness']:g} blurred down to it)")
+    if "ferplus" in results:
+        lines += _vote_lines("FER+", results["ferplus"])
     if "tta" in results:
         lines.append(_accuracy_line(f"with {len(results['tta']['views'])} test-time views", results["tta"]))
         lines.append(f"  ({results['tta']['method']})")
+        if "ferplus" in results["tta"]:
+            lines += _vote_lines("FER+ with the views", results["tta"]["ferplus"])
     if results.get("dropped_rows"):
         dropped = ", ".join(f"{count} {name}" for name, count in results["dropped_rows"].items())
         lines.append(f"rows left out (classes the model lacks): {dropped}")
@@ -219,6 +282,15 @@ def format_results(results: dict) -> str:
     for name, row in zip(labels, results["confusion_matrix_normalized"], strict=True):
         lines.append(f"{name:>{name_width}}" + "".join(f"{100 * value:{column}.1f}" for value in row))
     return "\n".join(lines)
+
+
+def _vote_lines(title: str, figures: dict) -> list[str]:
+    low, high = figures["majority_ci95"]
+    recall = ", ".join(f"{name} {value:.3f}" for name, value in figures["majority_recall"].items())
+    return [f"{title} majority accuracy: {figures['majority_accuracy']:.4f} (n={figures['majority_n']}), "
+            f"95% CI [{low:.4f}, {high:.4f}]; cross-entropy against the votes "
+            f"{figures['cross_entropy']:.4f} (n={figures['cross_entropy_n']})",
+            f"  recall against the majority: {recall}"]
 
 
 def _accuracy_line(title: str, results: dict) -> str:
