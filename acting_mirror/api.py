@@ -151,8 +151,10 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     from acting_mirror.report import build_summary
 
     log = log or logging.getLogger("acting_mirror").info
+    config_path = config if isinstance(config, (str, Path)) else None
     config = _resolve_config(config, model=model, backend=backend, detector=detector, report_dir=report_dir,
                              video_output=video_output, max_frames=max_frames)
+    refuse_overwriting_inputs(config, source=source, script=script, config_path=config_path)
     opened: Source | None = source if _is_source(source) else None
     try:
         pipeline = build_pipeline(config)
@@ -195,6 +197,30 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     fps, spans = app.report_inputs()
     summary = build_summary(app.timeline, fps, script, spans)
     return Analysis(opened.name, pipeline.labels, app.timeline, summary, run, image=opened.is_image)
+
+
+def refuse_overwriting_inputs(config: Config, *, source=None, script=None, config_path=None) -> None:
+    """Before anything is opened: no output of `config` (the video or annotated photo, the
+    report's files) may be one of the inputs (the source file, the script, the config file;
+    links and hard links count). Raises SinkError naming both. Every entry point passes here."""
+    from acting_mirror.report import OUTPUT_FILES
+    from acting_mirror.sinks import refuse_overwriting_inputs as refuse
+
+    source_path = str(source) if isinstance(source, (str, Path)) and not _URL.match(str(source)) else None
+    inputs = [(what, path) for what, path in (
+        ("input image" if source_path and Path(source_path).suffix.lower() in IMAGE_SUFFIXES else "input video",
+         source_path),
+        ("script", script if isinstance(script, (str, Path)) else None),
+        ("config file", config_path)) if path]
+    outputs = []
+    if config.output.video:
+        if source_path and Path(source_path).suffix.lower() in IMAGE_SUFFIXES:
+            outputs.append(("annotated image", annotated_image_path(config.output.video, source_path)))
+        else:
+            outputs.append(("video", config.output.video))
+    if config.output.report_dir:
+        outputs += [("report file", Path(config.output.report_dir) / name) for name in OUTPUT_FILES]
+    refuse(outputs, inputs)
 
 
 def _resolve_config(config, *, model, backend, detector, report_dir, video_output, max_frames) -> Config:

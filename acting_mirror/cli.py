@@ -186,12 +186,12 @@ def run(args) -> int:
     """Flags -> config -> `api.analyze` (the one code path the Python API uses too) -> printed summary."""
     from functools import partial
 
-    from acting_mirror.api import analyze
+    from acting_mirror.api import analyze, refuse_overwriting_inputs
     from acting_mirror.app import StopReason
     from acting_mirror.display import display_available
 
     config = make_config(args, _log)
-    _refuse_overwriting_inputs(args, config)
+    refuse_overwriting_inputs(config, source=args.video or args.image, script=args.script, config_path=args.config)
     if config.display.show and not display_available():
         _log("no display found: running without windows (--no-display)")
         config = config.override(display={"show": False})
@@ -212,24 +212,6 @@ def run(args) -> int:
         _log(f"error: {analysis.run.error}")
         return 1
     return 130 if analysis.run.stopped_by is StopReason.INTERRUPT else 0
-
-
-def _refuse_overwriting_inputs(args, config) -> None:
-    """Before anything is opened: no output may be one of the inputs (links count)."""
-    from acting_mirror.api import annotated_image_path
-    from acting_mirror.report import OUTPUT_FILES
-    from acting_mirror.sinks import refuse_overwriting_inputs
-
-    inputs = [("input video", args.video), ("input image", args.image), ("script", args.script),
-              ("config file", args.config)]
-    outputs = []
-    if args.image:
-        outputs.append(("annotated image", annotated_image_path(config.output.video or "output.avi", args.image)))
-    elif config.output.video:
-        outputs.append(("video", config.output.video))
-    if config.output.report_dir:
-        outputs += [("report file", Path(config.output.report_dir) / name) for name in OUTPUT_FILES]
-    refuse_overwriting_inputs(outputs, [(what, path) for what, path in inputs if path])
 
 
 def _print_image(analysis) -> None:

@@ -171,3 +171,38 @@ def test_api_imports_no_tensorflow_and_needs_no_display(clip, tmp_path):
                             timeout=180, env=headless_env())
     assert result.returncode == 0, result.stderr
     assert "heavy: []" in result.stdout
+
+
+@pytest.mark.parametrize("how", ["same path", "symbolic link", "hard link"])
+def test_api_refuses_to_write_the_video_over_its_input(clip, tmp_path, how):
+    from acting_mirror.sinks import SinkError
+
+    take = tmp_path / "take.avi"
+    take.write_bytes(clip.read_bytes())
+    output = {"same path": take, "symbolic link": tmp_path / "link.avi", "hard link": tmp_path / "hard.avi"}[how]
+    if how == "symbolic link":
+        output.symlink_to(take)
+    elif how == "hard link":
+        os.link(take, output)
+    before = take.read_bytes()
+    with pytest.raises(SinkError, match="refusing to write the video"):
+        analyze(take, video_output=output)
+    assert take.read_bytes() == before  # not a byte changed
+    assert len(read_video(take)[0]) == 36
+
+
+def test_api_refuses_a_report_that_would_overwrite_the_script_or_the_config(clip, tmp_path):
+    from acting_mirror.errors import MirrorError
+
+    report = tmp_path / "r"
+    report.mkdir()
+    script = report / "timeline.csv"
+    script.write_text(SCENE.read_text())
+    with pytest.raises(MirrorError, match="refusing to write the report file .*timeline.csv over the script"):
+        analyze(clip, script=script, report_dir=report)
+    assert script.read_text() == SCENE.read_text()
+    config = report / "summary.json"
+    config.write_text("{}\n")
+    with pytest.raises(MirrorError, match="over the config file"):
+        analyze(clip, config=config, report_dir=report)
+    assert config.read_text() == "{}\n"
