@@ -331,9 +331,10 @@ def _make_timeline_file(config: Config, labels: tuple[str, ...]):
     so a crash keeps it; an older run's summary and page there are removed (they would disagree)."""
     if not config.output.report_dir:
         return None
-    from acting_mirror.report import TIMELINE_FILE, remove_stale_report
+    from acting_mirror.report import TIMELINE_FILE, check_report_outputs, remove_stale_report
     from acting_mirror.sinks import TimelineFile
 
+    check_report_outputs(config.output.report_dir)  # before the old timeline is emptied
     timeline_file = TimelineFile(Path(config.output.report_dir) / TIMELINE_FILE, labels)
     try:
         remove_stale_report(config.output.report_dir)

@@ -24,6 +24,7 @@ import contextlib
 import csv
 import hashlib
 import html
+import io
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 from acting_mirror.errors import MirrorError
+from acting_mirror.files import write_atomically
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,6 +58,8 @@ INDEX_HTML = "index.html"
 PARTIAL_PREFIX = ".partial-"      # a take being written; renamed into place when complete
 OLD_PREFIX = ".old-"              # a take's previous outputs while --force replaces them
 REQUIRED_FILES = ("timeline.csv", "summary.json", "report.html", TAKE_FILE)
+MADE_BY_BATCH = ".acting-mirror-batch"  # inside every .partial- folder a run makes: only those are removed
+LOCK_FILE = ".acting-mirror-batch.lock"  # one batch at a time writes DIR
 MAX_NAME_LENGTH = 64
 MAX_CHART_TAKES = 30              # a cue's chart shows at most this many takes (the best ones)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -476,8 +480,16 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
     if not takes:
         raise BatchError("no takes: name video files, folders holding them, or URLs")
     out.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(out)
+    with _locked(out):
+        _refuse_foreign_folders(out, takes)
+        _remove_leftovers(out)
+        return _run_takes(takes, out, settings, parsed_script, labels, force=force, engine=engine, workers=workers,
+                          ray_address=ray_address, progress=progress, log=log)
 
+
+def _run_takes(takes, out, settings, parsed_script, labels, *, force, engine, workers, ray_address, progress,
+               log) -> BatchResult:
+    """The takes not done yet through the engine, each stored as it finishes; then the index."""
     fingerprint = settings.fingerprint()
     todo = [take for take in takes if force or not is_complete(out / take.name, take, fingerprint)]
     skipped = tuple(take.name for take in takes if take not in todo)
@@ -489,8 +501,7 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
         if todo:
             workers = min(workers or available_cores(), len(todo))
             if engine == "local":
-                results = run_local([(take, out / f"{PARTIAL_PREFIX}{take.name}") for take in todo], settings,
-                                    workers)
+                results = run_local([(take, _partial_folder(out, take)) for take in todo], settings, workers)
             else:
                 results = run_ray(todo, settings, address=ray_address,
                                   workers=None if ray_address and not workers else workers, log=log)
@@ -499,11 +510,15 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
                     for note in result.notes:
                         _write(bar, log, f"{result.take.name}: {note}")
                     if result.ok:
-                        store_take(out, result, fingerprint, engine)
-                        analysed.append(result.take.name)
+                        try:
+                            store_take(out, result, fingerprint, engine)
+                            analysed.append(result.take.name)
+                        except BatchError as error:
+                            errors[result.take.name] = str(error)
+                            _write(bar, log, f"failed: {result.take.name}: {error}")
                     else:
                         errors[result.take.name] = result.status
-                        shutil.rmtree(out / f"{PARTIAL_PREFIX}{result.take.name}", ignore_errors=True)
+                        _remove_if_made_by_batch(out / f"{PARTIAL_PREFIX}{result.take.name}")
                         _write(bar, log, f"failed: {result.take.name}: {result.status}")
                     bar.set_postfix_str(result.take.name, refresh=False)
                     bar.update(1)
@@ -540,29 +555,101 @@ def store_take(out: Path, result: TakeResult, fingerprint: str, engine: str) -> 
     take = result.take
     partial = out / f"{PARTIAL_PREFIX}{take.name}"
     if result.files is not None:
-        partial.mkdir(parents=True, exist_ok=True)
+        _partial_folder(out, take)
         for name, data in result.files.items():
-            (partial / Path(name).name).write_bytes(data)
+            if not name.startswith("."):
+                (partial / Path(name).name).write_bytes(data)
     record = {"take": take.name, "video": take.video, "source": take.source, "settings": fingerprint,
               "seconds": round(result.seconds, 3), "cpu_s": round(result.cpu_s, 3), "engine": engine}
     (partial / TAKE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    (partial / MADE_BY_BATCH).unlink(missing_ok=True)
     final = out / take.name
-    if final.exists():
+    if final.exists() or final.is_symlink():
+        if not is_take_folder(final):  # appeared since the run started: never replace what the batch did not make
+            raise BatchError(f"{final} exists and was not written by acting-mirror batch; its take's outputs are "
+                             f"left in {partial}")
         old = out / f"{OLD_PREFIX}{take.name}"
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_if_made_by_batch(old)
         final.rename(old)
         partial.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_if_made_by_batch(old)
     else:
         partial.rename(final)
     return final
 
 
+def is_take_folder(folder: Path) -> bool:
+    """A take's folder written by a batch: a real folder whose take.json names it (as DIR/<take>/,
+    or as DIR/.old-<take>/ while a rerun replaces it)."""
+    record_path = folder / TAKE_FILE
+    if folder.is_symlink() or not folder.is_dir() or record_path.is_symlink() or not record_path.is_file():
+        return False
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("take") == folder.name.removeprefix(OLD_PREFIX)
+
+
+def _made_by_batch(folder: Path) -> bool:
+    """A folder a batch made: a take's folder, or a .partial- folder holding the batch's mark."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    return is_take_folder(folder) or (folder / MADE_BY_BATCH).is_file()
+
+
+def _remove_if_made_by_batch(folder: Path) -> None:
+    if _made_by_batch(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _partial_folder(out: Path, take: Take) -> Path:
+    """DIR/.partial-<take>/, made (with the batch's mark) for a take about to run."""
+    partial = out / f"{PARTIAL_PREFIX}{take.name}"
+    if (partial.exists() or partial.is_symlink()) and not _made_by_batch(partial):
+        raise BatchError(f"{partial} exists and was not made by acting-mirror batch: move it or choose another --out")
+    partial.mkdir(parents=True, exist_ok=True)
+    (partial / MADE_BY_BATCH).touch()
+    return partial
+
+
+def _refuse_foreign_folders(out: Path, takes: Sequence[Take]) -> None:
+    """Before any take runs: a take's folder in DIR that a batch did not write (a user's
+    folder that happens to have the take's name) is never replaced; the batch stops."""
+    folders = [out / take.name for take in takes]
+    foreign = [folder for folder in folders if (folder.exists() or folder.is_symlink()) and not is_take_folder(folder)]
+    if foreign:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise BatchError(f"{foreign[0]}{more} exists and was not written by acting-mirror batch (no take.json of "
+                         "its take): move it or choose another --out; nothing was analysed")
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold DIR's lock for the run: a second batch on the same DIR is refused at once."""
+    import fcntl
+
+    path = out / LOCK_FILE
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise BatchError(f"cannot lock {out} for the batch: {error.strerror}") from None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BatchError(f"another batch is writing to {out} right now: wait for it to finish or choose "
+                             "another --out") from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
 def _remove_leftovers(out: Path) -> None:
-    """Folders of takes a crash or Ctrl-C left unfinished."""
+    """Folders of takes a crash or Ctrl-C left unfinished (only those the batch made)."""
     for path in out.iterdir():
-        if path.is_dir() and path.name.startswith((PARTIAL_PREFIX, OLD_PREFIX)):
-            shutil.rmtree(path, ignore_errors=True)
+        if path.name.startswith((PARTIAL_PREFIX, OLD_PREFIX)):
+            _remove_if_made_by_batch(path)
 
 
 def _index_row(out: Path, take: Take, errors: dict[str, str], fingerprint: str) -> IndexRow:
@@ -612,16 +699,13 @@ def index_values(row: IndexRow, script: Script | None, labels: Sequence[str]) ->
 def write_index(out: Path, rows: Sequence[IndexRow], script: Script | None, labels: Sequence[str]) -> dict[str, Path]:
     """DIR/index.csv and DIR/index.html, each replaced in one step."""
     csv_path, html_path = out / INDEX_CSV, out / INDEX_HTML
-    temporary = out / f".{INDEX_CSV}.tmp"
-    with open(temporary, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(index_columns(script, labels))
-        for row in rows:
-            writer.writerow(["" if value is None else value for value in index_values(row, script, labels)])
-    os.replace(temporary, csv_path)
-    temporary = out / f".{INDEX_HTML}.tmp"
-    temporary.write_text(render_index(rows, script, labels))
-    os.replace(temporary, html_path)
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(index_columns(script, labels))
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in index_values(row, script, labels)])
+    write_atomically(csv_path, table.getvalue(), "the index", BatchError)
+    write_atomically(html_path, render_index(rows, script, labels), "the index", BatchError)
     return {"csv": csv_path, "html": html_path}
 
 

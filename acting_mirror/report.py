@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.errors import MirrorError
+from acting_mirror.files import check_input_file, check_output_file, write_atomically
 from acting_mirror.script import Script, load_script
 from acting_mirror.sinks import make_folder
 from acting_mirror.timeline import Timeline
@@ -41,6 +42,7 @@ OVER_TIME_FILE = "emotion_over_time.png"
 POLAR_FILE = "emotion_polar.png"
 OUTPUT_FILES = (TIMELINE_FILE, SUMMARY_FILE, HTML_FILE, OVER_TIME_FILE, POLAR_FILE)
 WORK_ON_COUNT = 3
+MAX_TIMELINE_BYTES = 1 << 30  # 1 GiB: about 3 hours of 10 faces at 30 FPS
 FULLY_PLAYED = 0.995  # a cue covered this much counts as played in full (frame times are discrete)
 
 CueSpans = Sequence[Sequence[tuple[float, float]]]
@@ -141,6 +143,7 @@ def write_report(directory: str | Path, timeline: Timeline, fps: float, script: 
     write_timeline=False: timeline.csv is already there (streamed during the run)."""
     directory = Path(directory)
     make_folder(directory, "the report", ReportError)
+    check_report_outputs(directory)
     csv_path = directory / TIMELINE_FILE
     paths = {"csv": timeline.write_csv(csv_path) if write_timeline else csv_path}
     paths.update(_write_analysis(directory, timeline, fps, script, cue_spans))
@@ -160,6 +163,8 @@ def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
         raise ReportError(f"{directory} is a file, not a report directory (give the folder holding timeline.csv)")
     if not directory.is_dir():
         raise ReportError(f"report directory {directory} not found")
+    check_report_outputs(directory)
+    check_input_file(directory / TIMELINE_FILE, "timeline file", MAX_TIMELINE_BYTES, ReportError)
     timeline = Timeline.read_csv(directory / TIMELINE_FILE)
     if timeline.cut_short and log is not None:
         log(f"note: {directory / TIMELINE_FILE} ends mid-frame (the run was cut off); its last frame is left out")
@@ -176,9 +181,17 @@ def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
     return paths
 
 
+def check_report_outputs(directory: str | Path) -> None:
+    """Before any work: each report file's place in `directory` can take a new file (is not
+    a folder, a device or a FIFO)."""
+    for name in OUTPUT_FILES:
+        check_output_file(Path(directory) / name, "report file", ReportError)
+
+
 def remove_stale_report(directory: str | Path) -> None:
     """Remove an earlier run's summary, page and charts from `directory`, so that a run
     cut off before its end leaves no report that disagrees with its timeline.csv."""
+    check_report_outputs(directory)
     for name in OUTPUT_FILES:
         if name != TIMELINE_FILE:
             path = Path(directory) / name
@@ -235,7 +248,7 @@ def _write_analysis(directory: Path, timeline: Timeline, fps: float, script: Scr
     summary = build_summary(timeline, fps, script, cue_spans)
     paths = {"summary": directory / SUMMARY_FILE, "html": directory / HTML_FILE,
              "over_time_png": directory / OVER_TIME_FILE, "polar_png": directory / POLAR_FILE}
-    paths["summary"].write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomically(paths["summary"], json.dumps(summary, indent=2) + "\n", "report file", ReportError)
 
     times, probabilities, shown = timeline.person_series(0)
     over_time = emotion_over_time_chart(times, probabilities, shown, timeline.labels, fps=fps,
@@ -249,8 +262,9 @@ def _write_analysis(directory: Path, timeline: Timeline, fps: float, script: Scr
         if not ok:
             raise ReportError(f"cannot encode {paths[key].name}")
         pngs[key] = encoded.tobytes()
-        paths[key].write_bytes(pngs[key])
-    paths["html"].write_text(render_html(summary, pngs["over_time_png"], pngs["polar_png"]))
+        write_atomically(paths[key], pngs[key], "report file", ReportError)
+    write_atomically(paths["html"], render_html(summary, pngs["over_time_png"], pngs["polar_png"]), "report file",
+                     ReportError)
     return paths
 
 

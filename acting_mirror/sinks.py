@@ -101,7 +101,8 @@ class OutputClaim:
         make_folder(self.path.parent, f"{what} {self.path}")
         existed = self.path.exists()
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                               | getattr(os, "O_NOFOLLOW", 0), 0o666)
         except OSError as error:
             raise SinkError(f"cannot write {what} {self.path}: {os_error_reason(error)}") from None
         self.created = not existed
@@ -146,6 +147,10 @@ def _check_output_path(path: Path, what: str) -> None:
         mode = path.stat().st_mode
         kind = "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
         raise SinkError(f"cannot write {what} {path}{link}: it is {kind}, not a file that can hold the {what}")
+    if path.is_symlink():
+        # written as the run goes, so it cannot be renamed into place: refuse rather than write through the link
+        raise SinkError(f"cannot write {what} {path}: it is a symbolic link (to {os.path.realpath(path)}); "
+                        "refusing to write through it: remove the link or choose another path")
 
 
 def make_folder(folder: str | Path, what: str, error_class: type[MirrorError] = SinkError) -> Path:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.errors import MirrorError
+from acting_mirror.files import write_atomically
 from acting_mirror.types import Box, Face, FrameResult
 
 LEADING_COLUMNS = ("frame", "time_s", "person", "track", "x", "y", "w", "h")
@@ -213,14 +214,15 @@ class Timeline:
         return csv_columns(self.labels)
 
     def write_csv(self, path: str | Path) -> Path:
+        """Write the timeline to `path` in one step (see acting_mirror.files.write_atomically)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(self.columns())
-            for result in self.results():
-                writer.writerows(csv_frame_rows(result, len(self.labels)))
-        return path
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(self.columns())
+        for result in self.results():
+            writer.writerows(csv_frame_rows(result, len(self.labels)))
+        return write_atomically(path, text.getvalue(), "timeline file", TimelineError)
 
     @classmethod
     def read_csv(cls, path: str | Path) -> Timeline:

@@ -110,7 +110,8 @@ def test_local_batch_writes_each_take_and_an_index_matching_their_summaries(loca
     assert [scores[name] for name in listed] == sorted(scores.values(), reverse=True)  # ranked by score
     assert "Your best take of <span class=\"line\">\"We made it. We actually made it!\"</span> was" in page
     assert page.count("data:image/png;base64,") == 2  # a chart for each of the two cues the takes reach
-    assert not [path for path in out.iterdir() if path.name.startswith(".")]
+    # no half-written take is left; the lock file stays (removing it would race with a second batch)
+    assert [path.name for path in out.iterdir() if path.name.startswith(".")] == [".acting-mirror-batch.lock"]
 
 
 def test_a_corrupt_and_a_missing_take_are_listed_with_their_errors(local_batch, corrupt):
@@ -188,6 +189,7 @@ def test_rerun_skips_complete_takes_redoes_incomplete_ones_and_force_redoes_all(
 
     (out / "two" / "summary.json").unlink()              # an incomplete take ...
     (out / f"{PARTIAL_PREFIX}one").mkdir()                # ... and what a crash left half-written
+    (out / f"{PARTIAL_PREFIX}one" / ".acting-mirror-batch").touch()  # (with the mark of the batch that made it)
     (out / f"{PARTIAL_PREFIX}one" / "timeline.csv").write_text("frame\n")
     redone = run_batch([takes], out, script=SCENE, workers=1, progress=False, log=lambda message: None)
     assert redone.analysed == ("two",) and sorted(redone.skipped) == ["leave", "one"]
@@ -244,7 +246,8 @@ def test_ctrl_c_keeps_the_finished_takes_and_a_rerun_goes_on(tmp_path):
     out = tmp_path / "out"
     done = sorted(path.name for path in out.iterdir() if path.is_dir())
     assert done in (["a_short"], ["a_short", "b_long"])  # one worker: c_long had not started
-    assert not [path for path in out.iterdir() if path.name.startswith(".")]  # no half-written take is left
+    # no half-written take is left (the lock file stays)
+    assert [path.name for path in out.iterdir() if path.name.startswith(".")] == [".acting-mirror-batch.lock"]
     index = read_index(out / "index.csv")
     assert index["a_short"]["status"] == "ok" and index["c_long"]["status"].startswith("not analysed")
 
@@ -315,3 +318,76 @@ def test_folders_are_searched_for_videos_leaving_out_the_output_and_hidden_files
     (tmp_path / "empty").mkdir()
     with pytest.raises(BatchError, match="no takes"):
         run_batch([tmp_path / "empty"], tmp_path / "o", progress=False, log=lambda message: None)
+
+
+def test_a_users_folder_with_a_takes_name_is_never_replaced(takes, tmp_path):
+    # the take's own video lives in a folder of its name inside --out, beside the user's notes
+    out = tmp_path / "tk"
+    (out / "one").mkdir(parents=True)
+    video = out / "one" / "one.avi"
+    shutil.copy(takes / "one.avi", video)
+    (out / "notes").mkdir()
+    (out / "notes" / "ideas.txt").write_text("louder in the second line\n")
+    shutil.copy(takes / "two.avi", tmp_path / "notes.avi")
+    before = video.read_bytes()
+    result = run_cli("batch", str(video), "--out", "tk", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "exists and was not written by acting-mirror batch" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert video.read_bytes() == before
+    result = run_cli("batch", "notes.avi", "--out", "tk", cwd=tmp_path)
+    assert result.returncode == 2 and "tk/notes exists" in result.stderr
+    assert (out / "notes" / "ideas.txt").read_text() == "louder in the second line\n"
+    # a folder the batch wrote itself is replaced by a forced rerun, as before
+    result = run_cli("batch", str(takes / "two.avi"), "--out", "mine", "--workers", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "mine" / "two" / "stale.txt").write_text("from the first run\n")
+    result = run_cli("batch", str(takes / "two.avi"), "--out", "mine", "--workers", "1", "--force", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "mine" / "two" / "stale.txt").exists()  # the take's folder was made anew
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir() if not p.name.startswith(".")) == [
+        "index.csv", "index.html", "two"]
+
+
+def test_leftover_folders_are_removed_only_when_the_batch_made_them(takes, tmp_path):
+    out = tmp_path / "out"
+    mine = out / f"{PARTIAL_PREFIX}ghost"
+    mine.mkdir(parents=True)
+    (mine / ".acting-mirror-batch").touch()  # what a crashed run leaves
+    theirs = out / f"{PARTIAL_PREFIX}drafts"
+    theirs.mkdir()
+    (theirs / "draft.txt").write_text("keep me\n")
+    run_batch([takes / "one.avi"], out, workers=1, progress=False, log=lambda _: None)
+    assert not mine.exists()
+    assert (theirs / "draft.txt").read_text() == "keep me\n"
+
+
+def test_a_second_batch_on_the_same_out_is_refused_at_once(takes, tmp_path):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".acting-mirror-batch.lock", "w") as held:  # what a running batch holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(BatchError, match="another batch is writing to .*out right now"):
+            run_batch([takes / "one.avi"], out, workers=1, progress=False, log=lambda _: None)
+    assert sorted(p.name for p in out.iterdir()) == [".acting-mirror-batch.lock"]  # nothing touched
+
+
+def test_two_concurrent_batches_on_one_out_never_destroy_each_others_work(takes, tmp_path):
+    command = [sys.executable, "-m", "acting_mirror", "batch", str(takes), "--script", str(SCENE), "--out", "out",
+               "--workers", "1"]
+    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    lock = tmp_path / "out" / ".acting-mirror-batch.lock"
+    while first.poll() is None and not any((tmp_path / "out").glob(f"{PARTIAL_PREFIX}*")):
+        time.sleep(0.05)  # the first batch holds the lock once it has started a take
+    second = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert lock.exists()
+    assert second.returncode == 2 and "another batch is writing to out right now" in second.stderr
+    index = read_index(tmp_path / "out" / "index.csv")
+    assert sorted(index) == sorted(TAKES) and all(row["status"] == "ok" for row in index.values())
+    for name in TAKES:
+        assert all((tmp_path / "out" / name / file).is_file() for file in REPORT_FILES)

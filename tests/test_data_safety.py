@@ -287,3 +287,76 @@ def test_a_timeline_cut_mid_row_is_read_without_its_last_frame(tmp_path):
     timeline = Timeline.read_csv(cut)
     assert timeline.frames == 2 and timeline.cut_short
     assert Timeline.read_csv(full).frames == 3 and not Timeline.read_csv(full).cut_short
+
+
+# -- links and odd files in a report folder ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report_folder(clips, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("linked_report")
+    result = run_cli("--video", str(clips["short"]), "--no-display", "--no-output", "--max-frames", "20",
+                     "--report", "r", cwd=work)
+    assert result.returncode == 0, result.stderr
+    return work / "r"
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "r"
+    shutil.copytree(folder, target)
+    return target
+
+
+@pytest.mark.parametrize("name", ["report.html", "summary.json", "emotion_over_time.png", "emotion_polar.png"])
+def test_report_rebuild_never_writes_through_a_link(report_folder, tmp_path, name):
+    report = copy_of(report_folder, tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (report / name).unlink()
+    (report / name).symlink_to(victim)
+    result = run_cli("report", str(report), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious\n"
+    assert (report / name).is_file() and not (report / name).is_symlink()  # the link was replaced, not followed
+    assert not [path for path in report.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_a_run_refuses_a_linked_timeline_before_the_first_frame(clips, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "timeline.csv").symlink_to(victim)
+    result = run_cli("--video", str(clips["short"]), "--no-display", "--no-output", "--report", "r", cwd=tmp_path)
+    assert_one_line_error(result, "symbolic link", "timeline.csv")
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("kind", ["link to /dev/zero", "fifo", "folder"])
+def test_report_reads_only_a_regular_timeline(report_folder, tmp_path, kind):
+    report = copy_of(report_folder, tmp_path)
+    timeline = report / "timeline.csv"
+    timeline.unlink()
+    if kind == "fifo":
+        os.mkfifo(timeline)
+    elif kind == "folder":
+        timeline.mkdir()
+    else:
+        timeline.symlink_to("/dev/zero")
+    result = run_cli("report", str(report), cwd=tmp_path)  # run_cli's timeout would catch a hang
+    assert_one_line_error(result, "timeline.csv")
+    assert "not a regular file" in result.stderr or "is a folder" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_a_report_file_that_is_a_folder_is_refused_before_any_work(clips, report_folder, tmp_path, command):
+    report = copy_of(report_folder, tmp_path)
+    (report / "report.html").unlink()
+    (report / "report.html").mkdir()
+    args = (["report", str(report)] if command == "report" else
+            ["--video", str(clips["long"]), "--no-display", "--no-output", "--report", str(report)])
+    result = run_cli(*args, cwd=tmp_path)
+    assert_one_line_error(result, "report.html", "folder")
+    if command == "run":  # refused before the first frame: the old timeline is untouched
+        assert (report / "timeline.csv").read_text() == (report_folder / "timeline.csv").read_text()
