@@ -121,7 +121,7 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
             backend: str | None = None, detector: str | None = None, config: Config | str | Path | None = None,
             report_dir: str | Path | None = None, video_output: str | Path | None = None,
             max_frames: int | None = None, progress: bool = False, show: bool = False,
-            log: Callable[[str], None] | None = None) -> Analysis:
+            log: Callable[[str], None] | None = None, profile: str | Path | None = None) -> Analysis:
     """Run the mirror's pipeline (detect -> classify -> track -> timeline -> score) over a source.
 
     source:       a video file, an http(s)/rtsp/YouTube URL (anything yt-dlp resolves), a photo
@@ -142,6 +142,8 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     progress:     a tqdm progress bar on stderr (headless runs)
     show:         open the mirror's windows (needs a display); the command line's default
     log:          called with one-line notes (no camera, downloads); default: the logging module
+    profile:      an actor's resting-face profile (`acting-mirror calibrate`), made with the same model:
+                  each face's probabilities are corrected for it before smoothing
 
     Bad input raises the step's own error (SourceError, ModelError, ScriptError, ConfigError,
     SinkError ...), each a one-line message. Ctrl-C stops the run early and still returns what
@@ -152,8 +154,8 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
 
     log = log or logging.getLogger("acting_mirror").info
     config_path = config if isinstance(config, (str, Path)) else None
-    config = _resolve_config(config, model=model, backend=backend, detector=detector, report_dir=report_dir,
-                             video_output=video_output, max_frames=max_frames)
+    config = resolve_config(config, model=model, backend=backend, detector=detector, report_dir=report_dir,
+                             video_output=video_output, max_frames=max_frames, profile=profile)
     refuse_overwriting_inputs(config, source=source, script=script, config_path=config_path)
     opened: Source | None = source if _is_source(source) else None
     try:
@@ -195,7 +197,7 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
         if opened is not None:
             opened.close()
     fps, spans = app.report_inputs()
-    summary = build_summary(app.timeline, fps, script, spans)
+    summary = build_summary(app.timeline, fps, script, spans, app.profile_summary())
     return Analysis(opened.name, pipeline.labels, app.timeline, summary, run, image=opened.is_image)
 
 
@@ -223,7 +225,8 @@ def refuse_overwriting_inputs(config: Config, *, source=None, script=None, confi
     refuse(outputs, inputs)
 
 
-def _resolve_config(config, *, model, backend, detector, report_dir, video_output, max_frames) -> Config:
+def resolve_config(config, *, model, backend, detector, report_dir, video_output, max_frames,
+                    profile=None) -> Config:
     from acting_mirror.config import Config, load_config
 
     if config is None:
@@ -236,6 +239,8 @@ def _resolve_config(config, *, model, backend, detector, report_dir, video_outpu
         sections["model"] = {"path": str(model)}
     if backend is not None:
         sections.setdefault("model", {})["backend"] = backend
+    if profile is not None:
+        sections.setdefault("model", {})["profile"] = str(profile)
     if detector is not None:
         sections["detector"] = {"kind": detector}
     if max_frames is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from acting_mirror.config import Config
-from acting_mirror.sinks import SinkError
+from acting_mirror.sinks import SinkError, make_folder
 from acting_mirror.types import Frame, FrameResult
 
 
@@ -35,6 +35,7 @@ class Pipeline:
         self.every_n_frames = every_n_frames
         self._detections: list = []
         self._frames_since_detection = every_n_frames  # detect on the first frame
+        self.last_crops: dict = {}  # the last frame's crop of each detected box
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -68,17 +69,21 @@ class Pipeline:
         crops = crop_faces(gray, detections, self.classifier.input_size, self.align)
         probabilities = self.classifier.classify(crops)  # every face of the frame in one call
         faces = self.tracker.update([d.box for d in detections], probabilities, frame.time_s)
+        self.last_crops = dict(zip((d.box for d in detections), crops, strict=True))  # for the resting-face key
         return FrameResult(frame.index, frame.time_s, faces)
 
 
 def build_pipeline(config: Config) -> Pipeline:
+    from acting_mirror.calibration import CalibratedClassifier, load_profile
     from acting_mirror.detect import build_detector
     from acting_mirror.model import load_classifier
     from acting_mirror.track import FaceTracker
 
-    classifier = load_classifier(config.model.path, config.model.backend, config.model.threads,
-                                 config.model.quantized, config.model.test_time_views,
-                                 config.model.views_max_faces)
+    model = load_classifier(config.model.path, config.model.backend, config.model.threads,
+                            config.model.quantized, config.model.test_time_views, config.model.views_max_faces)
+    profile = (load_profile(config.model.profile, model.metadata, model.model_path.parent)
+               if config.model.profile else None)
+    classifier = CalibratedClassifier(model, profile)
     detector = build_detector(config.detector)
     tracker = FaceTracker(classifier.labels, config.tracking)
     return Pipeline(detector, classifier, tracker, config.detector.align, config.detector.every_n_frames)
@@ -253,6 +258,7 @@ class ViewState:
     graph: bool
     rectangles: bool
     paused: bool = False
+    notice: str = ""  # a line at the top of the picture (e.g. the resting-face calibration)
 
 
 @dataclass
@@ -272,6 +278,7 @@ class RunSummary:
     stop_detail: str | None = None  # why the input ended early (a truncated file, a broken stream)
     skipped_frames: int = 0         # damaged frames the source skipped
     detector: str = ""              # the detector that ran, as the summary names it
+    profile: str | None = None      # a resting-face profile recorded during the run (the key)
 
     @property
     def mean_fps(self) -> float:
@@ -303,6 +310,8 @@ class RunSummary:
             lines.append(f"report: {self.report}")
         for path in self.snapshots:
             lines.append(f"snapshot: {path}")
+        if self.profile:
+            lines.append(f"resting-face profile: {self.profile}")
         return lines
 
 
@@ -320,6 +329,8 @@ def render_main(image: np.ndarray, result: FrameResult, view: ViewState, fps: fl
                        cue_status.held_s, cue_status.remaining_s)
     if view.paused:
         out = draw_status(out, "PAUSED - space to resume")
+    elif view.notice:
+        out = draw_status(out, view.notice)
     return out
 
 
@@ -361,6 +372,7 @@ class MirrorApp:
         self.graph = None
         self.summary = RunSummary(detector=pipeline.describe())
         self._last_result: FrameResult | None = None
+        self.resting = None  # a RestingRecorder while the resting-face key records
 
     # -- the loop -------------------------------------------------------
     def run(self) -> RunSummary:
@@ -396,6 +408,8 @@ class MirrorApp:
         if self.player is not None and self.player.manual and self.windows is None and not self.player.started:
             self.player.start(frame.time_s)  # no window, no space key: a live scene starts with the first frame
         result = self.pipeline.process(frame)
+        if self.resting is not None:
+            self._record_resting(result)
         self.timeline.add(result)
         if self.timeline_file is not None:
             self.timeline_file.write(result)
@@ -466,8 +480,42 @@ class MirrorApp:
             path = save_snapshot(image, self.config.output.snapshot_dir)
             self.summary.snapshots.append(str(path))
             self.log(f"snapshot saved: {path}")
+        elif action is KeyAction.CALIBRATE:
+            from acting_mirror.calibration import RestingRecorder
+
+            self.resting = RestingRecorder(self.config.model.calibration_s)
+            self.view.notice = f"calibrating: keep a resting face ({self.resting.seconds:.0f} s)"
         elif action in (KeyAction.NEXT_CUE, KeyAction.PREVIOUS_CUE) and self.player is not None and self.live:
             (self.player.next if action is KeyAction.NEXT_CUE else self.player.previous)(frame.time_s)
+
+    def _record_resting(self, result: FrameResult) -> None:
+        """The resting-face key: person 0's raw probabilities for a few seconds, then a profile
+        that is saved and applied from the next frame on."""
+        from acting_mirror.calibration import CalibrationError, make_profile
+
+        person = result.person(0)
+        crop = self.pipeline.last_crops.get(person.box) if person is not None else None
+        raw = self.pipeline.classifier.raw(crop[None]) if crop is not None else None
+        self.resting.add(raw, result.time_s)
+        remaining = self.resting.remaining_s(result.time_s)
+        if remaining > 0:
+            self.view.notice = f"calibrating: keep a resting face ({remaining:.0f} s)"
+            return
+        model = self.pipeline.classifier
+        path = Path(self.config.model.profile or Path(self.config.output.snapshot_dir) / "resting_profile.json")
+        try:
+            profile = make_profile(self.resting.probabilities(len(model.labels)), model.metadata,
+                                   model.model_path.parent, "camera" if self.live else self.source.name)
+            make_folder(path.parent, f"profile {path}", CalibrationError)
+            profile.save(path)
+        except CalibrationError as error:
+            self.view.notice = f"calibration failed: {error}"
+        else:
+            model.profile = profile
+            self.summary.profile = str(path)
+            self.view.notice = f"calibrated: profile saved to {path}"
+        self.log(self.view.notice)
+        self.resting = None
 
     def _render(self, frame: Frame, result: FrameResult, status, status_line: bool = True) -> np.ndarray:
         view = self.view if status_line else replace(self.view, paused=False)
@@ -529,8 +577,16 @@ class MirrorApp:
             # timeline.csv is already on disk when it was streamed; written whole here otherwise
             streamed = self.timeline_file is not None and self.timeline_file.failure is None
             paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans,
-                                 write_timeline=not streamed)
+                                 write_timeline=not streamed, profile=self.profile_summary())
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
+
+    def profile_summary(self) -> dict | None:
+        """The resting-face profile in use at the end (given, or recorded with the key), as the
+        report and summary.json name it."""
+        profile = self.pipeline.classifier.profile
+        if profile is None:
+            return None
+        return {"path": self.summary.profile or self.config.model.profile, **profile.describe()}
 
     def report_inputs(self) -> tuple[float, list | None]:
         """The frame rate and the played cue spans the run's summary and report are built with."""

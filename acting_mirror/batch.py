@@ -449,11 +449,12 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
               config: Config | str | Path | None = None, model: str | Path | None = None,
               max_frames: int | None = None, engine: str = "local", workers: int | None = None,
               ray_address: str | None = None, video_output: bool = False, force: bool = False,
-              progress: bool = True, log: Callable[[str], None] = print) -> BatchResult:
+              progress: bool = True, log: Callable[[str], None] = print,
+              profile: str | Path | None = None) -> BatchResult:
     """Analyse every take of `inputs` (files, folders, URLs) into `out` and write the index;
     see the module's docstring. Raises BatchError (or the script's / config's error) before
     any take runs when the batch cannot start."""
-    from acting_mirror.api import _resolve_config
+    from acting_mirror.api import resolve_config
     from acting_mirror.model import load_metadata
     from acting_mirror.script import load_script
 
@@ -469,11 +470,17 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
     if model is not None and Path(model).exists():
         model = Path(model).resolve()  # a worker's working directory may differ
     # one inference thread per worker, like the OpenCV thread (see _single_threaded)
-    config = _resolve_config(config, model=model, backend=None, detector=None, report_dir=None, video_output=None,
-                             max_frames=max_frames).override(model={"threads": 1}, display={"show": False})
+    config = resolve_config(config, model=model, backend=None, detector=None, report_dir=None, video_output=None,
+                             max_frames=max_frames, profile=Path(profile).resolve() if profile else None,
+                             ).override(model={"threads": 1}, display={"show": False})
     if Path(config.model.path).exists():
         config = config.override(model={"path": str(Path(config.model.path).resolve())})
-    labels = load_metadata(config.model.path)[0].labels
+    metadata, json_path = load_metadata(config.model.path)
+    labels = metadata.labels
+    if config.model.profile:  # a profile of another model stops the batch here, not in every take
+        from acting_mirror.calibration import load_profile
+
+        load_profile(config.model.profile, metadata, json_path.parent)
     parsed_script = load_script(script, labels) if script is not None else None  # a bad script stops here, once
     settings = TakeSettings(config, parsed_script, video_output)
     takes = find_takes(inputs, exclude=out, log=log)
@@ -860,7 +867,7 @@ def _link(row: IndexRow) -> str:
 
 # -- command --------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from acting_mirror.cli import PROG, Parser
+    from acting_mirror.commandline import PROG, Parser
 
     parser = Parser(
         prog=f"{PROG} batch",
@@ -883,6 +890,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="redo takes that are already done")
     parser.add_argument("--max-frames", type=int, metavar="N", help="analyse at most N frames of each take")
     parser.add_argument("--model", metavar="PATH", help="model metadata JSON (default: from config.yaml)")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="the actor's resting-face profile (acting-mirror calibrate), applied to every take")
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: ./config.yaml if present, else the package's config.yaml)")
     return parser
@@ -892,7 +901,8 @@ def batch_main(argv: Sequence[str]) -> int:
     """`acting-mirror batch ...` (called by `cli.main`, which turns SIGTERM into Ctrl-C and
     reports errors): 0 every take analysed, 1 some take failed (the index lists it), 2 the
     batch could not start, 130 interrupted."""
-    from acting_mirror.cli import _log, default_config_path
+    from acting_mirror.commandline import default_config_path
+    from acting_mirror.commandline import log as _log
     from acting_mirror.errors import UsageError
 
     args = build_parser().parse_args(argv)
@@ -904,7 +914,8 @@ def batch_main(argv: Sequence[str]) -> int:
         result = run_batch(args.inputs, args.out, script=args.script,
                            config=args.config or default_config_path(), model=args.model,
                            max_frames=args.max_frames, engine=args.engine, workers=args.workers,
-                           ray_address=args.ray_address, video_output=args.video_output, force=args.force, log=_log)
+                           ray_address=args.ray_address, video_output=args.video_output, force=args.force, log=_log,
+                           profile=args.profile)
     except KeyboardInterrupt:
         _log(f"interrupted: the takes done so far are in {args.out} (run again to go on)")
         return 130

@@ -10,22 +10,16 @@ import signal
 import sys
 from pathlib import Path
 
+from acting_mirror.commandline import PROG, Parser, default_config_path
+from acting_mirror.commandline import log as _log
 from acting_mirror.errors import MirrorError, UsageError
 
-PROG = "acting-mirror"
 USAGE = f"""{PROG} [--camera N | --video PATH | --youtube URL | --image PATH | --demo] [options]
        {PROG} report DIR [--script YAML]
-       {PROG} batch VIDEO_OR_FOLDER_OR_URL... --out DIR [--script YAML] [options]"""
+       {PROG} batch VIDEO_OR_FOLDER_OR_URL... --out DIR [--script YAML] [options]
+       {PROG} calibrate --profile PATH (--camera N | --video CLIP | --crops IMAGE...)"""
 EXIT_CODES = "exit codes: 0 done, 1 the run failed (a file or camera that cannot be opened, a write error), " \
              "2 bad usage (or a backend this install lacks), 130 interrupted (Ctrl-C)"
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with every message under the one `acting-mirror:` prefix (also for `report`)."""
-
-    def error(self, message: str):
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{PROG}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                     f"  {PROG} report DIR [--script YAML]   rebuild a report from DIR/timeline.csv, "
                     "optionally scored against an (edited) acting script\n"
                     f"  {PROG} batch TAKES... --out DIR [--script YAML]   analyse many takes (files, folders, URLs) "
-                    "in parallel and compare them in DIR/index.html (see batch --help)",
+                    "in parallel and compare them in DIR/index.html (see batch --help)\n"
+                    f"  {PROG} calibrate --profile PATH (--camera N | --video CLIP | --crops IMAGE...)   record "
+                    "the actor's resting face (see calibrate --help)",
         epilog=f"keys: {KEY_HELP}\n{EXIT_CODES}",
     )
     source = parser.add_argument_group("source (default: camera 0, or the demo clip when there is no camera)")
@@ -73,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", metavar="PATH", help="model metadata JSON (default: from config.yaml)")
     model.add_argument("--backend", choices=("tflite", "keras"), help="inference backend")
     model.add_argument("--tflite", action="store_true", help="same as --backend tflite")
+    model.add_argument("--profile", metavar="PATH", help="an actor's resting-face profile (acting-mirror calibrate): "
+                                                         "each face is read relative to that resting face")
 
     out = parser.add_argument_group("output")
     out.add_argument("--output", metavar="PATH", help="annotated video (default output.avi)")
@@ -97,15 +95,6 @@ def build_report_parser() -> argparse.ArgumentParser:
     parser.add_argument("directory", metavar="DIR", help="a report directory holding timeline.csv")
     parser.add_argument("--script", metavar="YAML", help="acting script to score the rehearsal against")
     return parser
-
-
-def default_config_path() -> Path | None:
-    from acting_mirror.paths import package_root
-
-    for candidate in (Path("config.yaml"), package_root() / "config.yaml"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def make_config(args, log=None):
@@ -133,6 +122,8 @@ def make_config(args, log=None):
         model["path"] = args.model
     if args.backend or args.tflite:
         model["backend"] = args.backend or "tflite"
+    if args.profile:
+        model["profile"] = args.profile
     output = {}
     if args.no_output:
         output["video"] = ""
@@ -163,12 +154,6 @@ def open_source(args, config, log):
     except sources.SourceError:
         log("no camera found: playing the built-in demo clip (use --camera N, --video or --youtube)")
         return sources.open_demo()
-
-
-def _log(message: str) -> None:
-    from acting_mirror.quiet import one_line
-
-    print(one_line(f"{PROG}: {message}"), file=sys.stderr)
 
 
 def _log_error(error: BaseException, text: str | None = None) -> None:
@@ -256,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             from acting_mirror.batch import batch_main
 
             return batch_main(argv[1:])
+        if argv and argv[0] == "calibrate":
+            from acting_mirror.calibrate import calibrate_main
+
+            return calibrate_main(argv[1:])
         return run(build_parser().parse_args(argv))
     except KeyboardInterrupt:
         _log("interrupted")

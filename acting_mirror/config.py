@@ -77,6 +77,8 @@ class ModelConfig:
     quantized: bool = True                # tflite: use the dynamic-range quantised file when the model has one
     test_time_views: bool = True          # average each face over its model's test-time views (more accurate)
     views_max_faces: int = bounded(4, 0, 10_000)  # only the largest this many faces of a frame get the views (0: all)
+    profile: str = ""                     # an actor's resting-face profile (acting-mirror calibrate); empty: none
+    calibration_s: float = bounded(3.0, 0.5, 60.0)  # seconds of resting face a profile is recorded from
 
     def validate(self) -> None:
         _check(self.backend in ("tflite", "keras"), "model.backend", "must be tflite or keras")

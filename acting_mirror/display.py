@@ -34,6 +34,7 @@ class KeyAction(Enum):
     SNAPSHOT = "snapshot"
     NEXT_CUE = "next cue"
     PREVIOUS_CUE = "previous cue"
+    CALIBRATE = "calibrate"            # record a resting-face profile from the next few seconds
 
 
 # Characters as HighGUI reports them (lower-cased: shift+q and caps lock still quit).
@@ -45,6 +46,7 @@ CHARACTER_ACTIONS: dict[str, KeyAction] = {
     "g": KeyAction.TOGGLE_GRAPH,
     "r": KeyAction.TOGGLE_RECTANGLES,
     "s": KeyAction.SNAPSHOT,
+    "c": KeyAction.CALIBRATE,
     "n": KeyAction.NEXT_CUE,
     "p": KeyAction.PREVIOUS_CUE,
 }

@@ -45,6 +45,9 @@ class ModelMetadata:
     # equalizing, 0 = never: the networks learnt from faces their augmentations had resampled,
     # softer than a FER row or a crop shrunk from a large face in a camera frame
     sharpness: float = 0.0
+    # the model's mean probabilities (label order) on faces people call neutral, as the app runs
+    # it: what a resting-face profile maps an actor's resting face onto (acting_mirror.calibration)
+    neutral_reference: list = field(default_factory=list)
 
     @property
     def views(self) -> tuple[View, ...]:
@@ -86,6 +89,9 @@ class ModelMetadata:
         labels = data["labels"]
         if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
             raise MetadataError(f"{where}: 'labels' must be a non-empty list of names")
+        if len(set(labels)) != len(labels):
+            repeated = sorted({name for name in labels if labels.count(name) > 1})
+            raise MetadataError(f"{where}: 'labels' names {', '.join(repeated)} more than once")
         size = data["input_size"]
         if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
             raise MetadataError(f"{where}: 'input_size' must be [height, width]")
@@ -103,6 +109,11 @@ class ModelMetadata:
         if not (isinstance(sharpness, (int, float)) and not isinstance(sharpness, bool)
                 and 0 <= sharpness <= MAX_SHARPNESS):
             raise MetadataError(f"{where}: 'sharpness' must be a number from 0 (off) to {MAX_SHARPNESS:g}")
+        reference = data.get("neutral_reference", [])
+        if not (isinstance(reference, list) and (not reference or (
+                len(reference) == len(labels)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 for v in reference)))):
+            raise MetadataError(f"{where}: 'neutral_reference' must be empty or one probability (0-1] per label")
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{
             **{k: v for k, v in data.items() if k in known},

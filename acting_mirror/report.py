@@ -113,10 +113,12 @@ def work_on(cue_scores: Sequence[Mapping], count: int = WORK_ON_COUNT) -> list[M
 
 
 def build_summary(timeline: Timeline, fps: float, script: Script | None = None,
-                  cue_spans: CueSpans | None = None) -> dict:
+                  cue_spans: CueSpans | None = None, profile: Mapping | None = None) -> dict:
     """Everything summary.json holds. `cue_times` says where the cue times came from:
-    "played" (a camera run: the actor's space / n / p) or "script"."""
+    "played" (a camera run: the actor's space / n / p) or "script"; `profile`, the resting-face
+    profile the probabilities were corrected with (None: none)."""
     summary = timeline.summary(fps)
+    summary["profile"] = dict(profile) if profile else None
     if script is not None:
         cues = score_cues(timeline, script, cue_spans, fps)
         score = overall_score(cues)
@@ -137,7 +139,8 @@ def _rounded(cue: dict) -> dict:
 
 # -- writing -------------------------------------------------------------------
 def write_report(directory: str | Path, timeline: Timeline, fps: float, script: Script | None = None, *,
-                 cue_spans: CueSpans | None = None, write_timeline: bool = True) -> dict[str, Path]:
+                 cue_spans: CueSpans | None = None, write_timeline: bool = True,
+                 profile: Mapping | None = None) -> dict[str, Path]:
     """Write timeline.csv, summary.json, report.html and the PNG charts into `directory`
     (created if needed). Returns their paths by kind: csv, summary, html, over_time_png, polar_png.
     write_timeline=False: timeline.csv is already there (streamed during the run)."""
@@ -146,7 +149,7 @@ def write_report(directory: str | Path, timeline: Timeline, fps: float, script: 
     check_report_outputs(directory)
     csv_path = directory / TIMELINE_FILE
     paths = {"csv": timeline.write_csv(csv_path) if write_timeline else csv_path}
-    paths.update(_write_analysis(directory, timeline, fps, script, cue_spans))
+    paths.update(_write_analysis(directory, timeline, fps, script, cue_spans, profile))
     return paths
 
 
@@ -177,7 +180,8 @@ def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
     script = load_script(script_path, timeline.labels) if script_path else None
     spans = _previous_spans(previous, script) if script is not None else None
     paths = {"csv": directory / TIMELINE_FILE}
-    paths.update(_write_analysis(directory, timeline, fps, script, spans))
+    profile = previous.get("profile") if isinstance(previous.get("profile"), dict) else None
+    paths.update(_write_analysis(directory, timeline, fps, script, spans, profile))
     return paths
 
 
@@ -240,12 +244,12 @@ def _previous_spans(previous: dict, script: Script) -> list[list[tuple[float, fl
 
 
 def _write_analysis(directory: Path, timeline: Timeline, fps: float, script: Script | None,
-                    cue_spans: CueSpans | None) -> dict[str, Path]:
+                    cue_spans: CueSpans | None, profile: Mapping | None = None) -> dict[str, Path]:
     import cv2
 
     from acting_mirror.render.graph import emotion_distribution_chart, emotion_over_time_chart
 
-    summary = build_summary(timeline, fps, script, cue_spans)
+    summary = build_summary(timeline, fps, script, cue_spans, profile)
     paths = {"summary": directory / SUMMARY_FILE, "html": directory / HTML_FILE,
              "over_time_png": directory / OVER_TIME_FILE, "polar_png": directory / POLAR_FILE}
     write_atomically(paths["summary"], json.dumps(summary, indent=2) + "\n", "report file", ReportError)
@@ -310,6 +314,11 @@ def render_html(summary: Mapping, over_time_png: bytes, polar_png: bytes) -> str
              f'{_clock(summary["duration_s"])} at {summary["fps"]:.1f} fps; person 0 seen in '
              f'{summary["face_frames"]} frames ({_percent(_safe_ratio(summary["face_frames"], summary["frames"]))}).'
              "</p>"]
+    profile = summary.get("profile")
+    if isinstance(profile, Mapping):
+        parts.append(f'<p class="meta">Corrected for the actor\'s resting face: profile {e(str(profile.get("path")))}'
+                     f' ({e(str(profile.get("faces")))} faces from {e(str(profile.get("source")))}, '
+                     f'{e(str(profile.get("created")))}).</p>')
     if cues is not None:
         parts += _score_html(summary, cues)
         parts += _work_on_html(cues)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from acting_mirror.errors import MirrorError
 from acting_mirror.model import ModelError
 from acting_mirror.training.data import ALL_SPLITS, DatasetError
 
@@ -187,6 +188,7 @@ def _add_evaluate(sub) -> None:
                         "of the model's own sharpness rule (0: never); with --update-metadata it becomes "
                         "the model's")
     p.add_argument("--plot", help="write the normalised confusion matrix to this PNG")
+    p.add_argument("--profile", help="a resting-face profile (acting-mirror calibrate) applied to every face")
     p.add_argument("--update-metadata", action="store_true",
                    help="store the headline numbers in the model's metadata JSON (evaluation.<split>)")
     p.add_argument("--batch-size", type=int, default=256, help="crops per classifier call (default: %(default)s)")
@@ -214,6 +216,10 @@ def _run_evaluate(args) -> int:
     metadata, json_path = load_metadata(_model_path(args.model))
     backend = args.backend or ("tflite" if "tflite" in metadata.files else "keras")
     classifier = load_classifier(json_path, backend, threads=args.threads, quantized=not args.float32)
+    if args.profile:
+        from acting_mirror.calibration import CalibratedClassifier, load_profile
+
+        classifier = CalibratedClassifier(classifier, load_profile(args.profile, metadata, json_path.parent))
     if args.sharpness is not None:
         if not 0 <= args.sharpness <= MAX_SHARPNESS:
             raise ValueError(f"--sharpness must be from 0 (off) to {MAX_SHARPNESS:g}")
@@ -235,6 +241,35 @@ def _run_evaluate(args) -> int:
         stored = [name for name, given in (("test_time_views", args.views), ("sharpness", args.sharpness))
                   if given is not None]
         print(f"updated {json_path} evaluation.{args.split}" + "".join(f" and {name}" for name in stored))
+    return 0
+
+
+def _add_reference(sub) -> None:
+    p = sub.add_parser("reference", help="store a model's mean output on neutral faces (as the app runs it) in "
+                                         "its metadata: what resting-face profiles are calibrated against")
+    p.add_argument("--model", help="metadata JSON (default: the app's model)")
+    p.add_argument("--data", required=True,
+                   help="FER-2013 CSV (with FER+ votes: faces whose majority is neutral) or image tree")
+    p.add_argument("--split", default="Training", choices=ALL_SPLITS, help="default: %(default)s")
+    p.add_argument("--threads", type=int, default=2, help="inference threads (default: %(default)s)")
+
+
+def _run_reference(args) -> int:
+    from dataclasses import replace
+
+    from acting_mirror.model import load_classifier, load_metadata
+    from acting_mirror.training.data import load_split
+    from acting_mirror.training.reference import neutral_faces, neutral_reference
+
+    metadata, json_path = load_metadata(_model_path(args.model))
+    classifier = load_classifier(json_path, "tflite" if "tflite" in metadata.files else "keras",
+                                 threads=args.threads, quantized=True, test_time_views=True)
+    dataset = load_split(args.data, args.split)
+    reference = neutral_reference(classifier, dataset)
+    replace(metadata, neutral_reference=[round(float(v), 6) for v in reference]).save(json_path)
+    shown = ", ".join(f"{label} {value:.3f}" for label, value in zip(metadata.labels, reference, strict=True))
+    print(f"neutral reference of {metadata.name} on {len(neutral_faces(dataset))} neutral {args.split} faces: "
+          f"{shown}\nupdated {json_path}")
     return 0
 
 
@@ -409,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_train(sub, distill=True)
     _add_evaluate(sub)
+    _add_reference(sub)
     _add_robustness(sub)
     _add_export(sub)
     _add_ensemble(sub)
@@ -417,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # what a command imports from the `train` extra; any command not listed needs TensorFlow and Keras
-COMMAND_MODULES = {"info": (), "evaluate": ("sklearn", "scipy"), "robustness": ("sklearn", "scipy")}
+COMMAND_MODULES = {"info": (), "evaluate": ("sklearn", "scipy"), "robustness": ("sklearn", "scipy"), "reference": ()}
 KERAS_MODULES = ("tensorflow", "keras")
 
 
@@ -427,15 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": _run_train, "distill": _run_train, "evaluate": _run_evaluate, "robustness": _run_robustness,
-                "export": _run_export,
-                "ensemble": _run_ensemble, "info": _run_info}
+                "export": _run_export, "ensemble": _run_ensemble, "info": _run_info, "reference": _run_reference}
     try:
         require(TRAIN, f"acting-mirror-model {args.command}", COMMAND_MODULES.get(args.command, KERAS_MODULES))
         return handlers[args.command](args)
     except MissingExtra as error:
         print(f"acting-mirror-model: error: {error}", file=sys.stderr)
         return 2
-    except (DatasetError, ModelError, ValueError, OSError) as error:
+    except (DatasetError, ModelError, MirrorError, ValueError, OSError) as error:
         from acting_mirror.quiet import report_error
         from acting_mirror.sinks import describe_os_error
 
