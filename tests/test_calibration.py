@@ -208,3 +208,55 @@ def test_evaluate_applies_a_profile(model, profile, tmp_path):
     labels = np.arange(14) % 7
     assert outputs["calibrated"]["accuracy"] == pytest.approx(np.mean(corrected.classify(crops).argmax(1) == labels))
     assert outputs["plain"]["accuracy"] == pytest.approx(np.mean(classifier.classify(crops).argmax(1) == labels))
+
+
+@pytest.mark.display
+def test_the_c_key_records_a_profile_live_and_applies_it(model, xvfb_display, tmp_path):
+    import threading
+    import time
+
+    from cameras import FaceCamera
+    from xutil import press, require_xdotool, visible_windows, wait_until, x_connection
+
+    from acting_mirror.config import Config
+    from acting_mirror.display import MAIN_WINDOW
+    from acting_mirror.sources import open_camera
+
+    require_xdotool()
+    config = Config().override(model={"path": str(model), "profile": "", "calibration_s": 1.0},
+                               output={"snapshot_dir": str(tmp_path / "snapshots")})
+    camera = FaceCamera(fps=15.0, duration_s=40.0)
+    source = open_camera(0, fps=15.0, capture_factory=lambda index: camera)
+    notes: list[str] = []
+    failures: list[str] = []
+
+    def actor() -> None:
+        try:
+            if not wait_until(lambda: visible_windows(MAIN_WINDOW), 60.0):
+                failures.append("the mirror window never appeared")
+                return
+            window = visible_windows(MAIN_WINDOW)[0]
+            time.sleep(0.5)
+            press(window, "c")
+            if not wait_until(lambda: any("calibrated" in note for note in notes), 30.0):
+                failures.append(f"no profile was recorded: {notes}")
+            time.sleep(0.5)
+            press(window, "q")
+        except Exception as error:
+            failures.append(repr(error))
+
+    user = threading.Thread(target=actor, daemon=True)
+    with x_connection(xvfb_display):
+        try:
+            user.start()
+            analysis = analyze(source, config=config, show=True, log=notes.append)
+        finally:
+            source.close()
+            user.join(timeout=60)
+    assert not failures, failures
+    default_path = tmp_path / "snapshots" / "resting_profile.json"
+    assert f"calibrated: profile saved to {default_path}" in notes
+    recorded = json.loads(default_path.read_text())
+    assert recorded["faces"] >= 5 and recorded["source"] == "camera"  # about a second at 15 fps
+    assert analysis.summary["profile"]["path"] == str(default_path)
+    assert f"resting-face profile: {default_path}" in analysis.run.lines()
