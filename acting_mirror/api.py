@@ -152,6 +152,8 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     from acting_mirror.app import MirrorApp, build_pipeline
     from acting_mirror.report import build_summary
 
+    check_arguments(script=script, model=model, config=config, report_dir=report_dir, video_output=video_output,
+                    max_frames=max_frames, profile=profile)
     log = log or logging.getLogger("acting_mirror").info
     config_path = config if isinstance(config, (str, Path)) else None
     config = resolve_config(config, model=model, backend=backend, detector=detector, report_dir=report_dir,
@@ -199,6 +201,23 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     fps, spans = app.report_inputs()
     summary = build_summary(app.timeline, fps, script, spans, app.profile_summary())
     return Analysis(opened.name, pipeline.labels, app.timeline, summary, run, image=opened.is_image)
+
+
+def check_arguments(*, script, model, config, report_dir, video_output, max_frames, profile) -> None:
+    """The arguments' types, before anything is loaded: a wrong one is a UsageError naming it."""
+    from acting_mirror.config import Config
+    from acting_mirror.errors import ArgumentError
+    from acting_mirror.script import Script
+
+    expected = {"script": (script, (str, Path, Script)), "model": (model, (str, Path)),
+                "config": (config, (str, Path, Config)), "report_dir": (report_dir, (str, Path)),
+                "video_output": (video_output, (str, Path)), "profile": (profile, (str, Path))}
+    for name, (value, kinds) in expected.items():
+        if value is not None and not isinstance(value, kinds):
+            names = " or ".join(kind.__name__ for kind in kinds)
+            raise ArgumentError(f"{name} must be a {names}, not {type(value).__name__}")
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int)):
+        raise ArgumentError(f"max_frames must be a whole number, not {type(max_frames).__name__}")
 
 
 def refuse_overwriting_inputs(config: Config, *, source=None, script=None, config_path=None) -> None:
@@ -268,10 +287,14 @@ def open_source(source: SourceLike, config: Config | None = None, log: Callable[
     if callable(source):
         opened = source()
         if not _is_source(opened):
-            raise TypeError(f"the source callable returned {type(opened).__name__}, not a Source")
+            from acting_mirror.errors import ArgumentError
+
+            raise ArgumentError(f"the source callable returned {type(opened).__name__}, not a Source")
         return opened
     if isinstance(source, bool) or not isinstance(source, (str, Path, int)):
-        raise TypeError(f"source must be a path, URL, camera index or Source, not {type(source).__name__}")
+        from acting_mirror.errors import ArgumentError
+
+        raise ArgumentError(f"source must be a path, URL, camera index or Source, not {type(source).__name__}")
     if isinstance(source, int):
         return sources.open_camera(source, fps=config.source.camera_fps)
     text = str(source)

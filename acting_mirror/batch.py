@@ -86,6 +86,13 @@ class Take:
     def is_url(self) -> bool:
         return bool(_URL.match(self.source))
 
+    @property
+    def shown_source(self) -> str:
+        """The source as files and messages show it: a URL's password as ***."""
+        from acting_mirror.sources import without_password
+
+        return without_password(self.source) if self.is_url else self.source
+
 
 def find_takes(inputs: Sequence[str | Path], exclude: str | Path | None = None,
                log: Callable[[str], None] = print) -> list[Take]:
@@ -97,7 +104,9 @@ def find_takes(inputs: Sequence[str | Path], exclude: str | Path | None = None,
     for item in inputs:
         text = str(item)
         if _URL.match(text):
-            videos.setdefault(text, text)
+            from acting_mirror.sources import without_password
+
+            videos.setdefault(text, without_password(text))  # shown in the index: never the password
             continue
         path = Path(text)
         if path.is_dir():
@@ -156,7 +165,11 @@ def take_names(sources: Sequence[str]) -> list[str]:
 def _name_candidates(source: str) -> list[str]:
     if _URL.match(source):
         parsed = urlparse(source)
-        host = parsed.netloc.removeprefix("www.")
+        try:
+            port = f":{parsed.port}" if parsed.port else ""
+        except ValueError:  # a port that is no number: the take fails when opened, and says why
+            port = ""
+        host = (parsed.hostname or "").removeprefix("www.") + port  # never the user name or password
         return [_safe_name(f"{host}{parsed.path}{'_' + parsed.query if parsed.query else ''}")]
     # the stem; then its folder's name before it (take.mp4 in two folders); then the suffix after it
     # (take.mp4 and take.avi in one folder); then more folders
@@ -274,7 +287,23 @@ def _single_threaded() -> None:
 
 
 def _init_local_worker() -> None:
+    _die_with_parent()
     _single_threaded()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel ends this worker when the driver dies, even by kill -9 (which gives the
+    driver no chance to stop its pool); elsewhere the pool's own shutdown has to do."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the driver died before the call: nothing would ever signal us
+        os._exit(1)
 
 
 # -- engines --------------------------------------------------------------------
@@ -485,6 +514,12 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
     settings = TakeSettings(config, parsed_script, video_output)
     takes = find_takes(inputs, exclude=out, log=log)
     if not takes:
+        inside = [item for item in inputs if Path(item).is_dir() and any(
+            video.suffix.lower() in VIDEO_SUFFIXES and video.resolve().is_relative_to(out.resolve())
+            for video in Path(item).rglob("*"))]
+        if inside:
+            raise BatchError(f"no takes: the videos in {inside[0]} lie inside --out {out}, which is left out of the "
+                             "search; choose another --out")
         raise BatchError("no takes: name video files, folders holding them, or URLs")
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
@@ -506,6 +541,11 @@ def _run_takes(takes, out, settings, parsed_script, labels, *, force, engine, wo
     bar = _progress_bar(len(takes), len(skipped), progress)
     try:
         if todo:
+            if engine == "local" and workers and workers > available_cores():
+                # each worker holds a model and a video decoder: more processes than cores only cost memory
+                _write(bar, log, f"--workers {workers} is more than the {available_cores()} cores here: "
+                                 f"using {available_cores()}")
+                workers = available_cores()
             workers = min(workers or available_cores(), len(todo))
             if engine == "local":
                 results = run_local([(take, _partial_folder(out, take)) for take in todo], settings, workers)
@@ -553,7 +593,8 @@ def is_complete(folder: Path, take: Take, fingerprint: str) -> bool:
         record = json.loads((folder / TAKE_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and record.get("source") == take.source and record.get("settings") == fingerprint
+    return (isinstance(record, dict) and record.get("source") == take.shown_source
+            and record.get("settings") == fingerprint)
 
 
 def store_take(out: Path, result: TakeResult, fingerprint: str, engine: str) -> Path:
@@ -566,7 +607,7 @@ def store_take(out: Path, result: TakeResult, fingerprint: str, engine: str) -> 
         for name, data in result.files.items():
             if not name.startswith("."):
                 (partial / Path(name).name).write_bytes(data)
-    record = {"take": take.name, "video": take.video, "source": take.source, "settings": fingerprint,
+    record = {"take": take.name, "video": take.video, "source": take.shown_source, "settings": fingerprint,
               "seconds": round(result.seconds, 3), "cpu_s": round(result.cpu_s, 3), "engine": engine}
     (partial / TAKE_FILE).write_text(json.dumps(record, indent=2) + "\n")
     (partial / MADE_BY_BATCH).unlink(missing_ok=True)

@@ -19,3 +19,7 @@ class UsageError(MirrorError, ValueError):
     """Command-line flags that do not fit together."""
 
     exit_code = 2
+
+
+class ArgumentError(UsageError, TypeError):
+    """A Python API argument of the wrong type (still a TypeError for callers that catch one)."""

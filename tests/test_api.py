@@ -206,3 +206,22 @@ def test_api_refuses_a_report_that_would_overwrite_the_script_or_the_config(clip
     with pytest.raises(MirrorError, match="over the config file"):
         analyze(clip, config=config, report_dir=report)
     assert config.read_text() == "{}\n"
+
+
+@pytest.mark.parametrize("arguments", [{"script": {"title": "x"}}, {"script": 3}, {"script": ["a"]},
+                                       {"config": {"model": {}}}, {"max_frames": "abc"}, {"max_frames": 2.5},
+                                       {"report_dir": 5}, {"profile": 1.0}])
+def test_bad_argument_types_raise_a_mirror_error(clip, arguments):
+    from acting_mirror.errors import MirrorError
+
+    name = next(iter(arguments))
+    with pytest.raises(MirrorError, match=f"^{name} must be"):
+        analyze(clip, **arguments)
+
+
+@pytest.mark.parametrize("source", [3.5, None, b"take.avi", ["take.avi"]])
+def test_bad_sources_raise_a_mirror_error(source):
+    from acting_mirror.errors import MirrorError
+
+    with pytest.raises(MirrorError, match="source must be"):
+        analyze(source)

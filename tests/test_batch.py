@@ -391,3 +391,60 @@ def test_two_concurrent_batches_on_one_out_never_destroy_each_others_work(takes,
     assert sorted(index) == sorted(TAKES) and all(row["status"] == "ok" for row in index.values())
     for name in TAKES:
         assert all((tmp_path / "out" / name / file).is_file() for file in REPORT_FILES)
+
+
+def test_a_password_in_a_url_take_is_never_shown(takes, http_server, tmp_path):
+    shutil.copy(takes / "one.avi", http_server.root / "one.avi")
+    host_port = http_server.base_url.split("//", 1)[1]
+    url = f"http://actor:s3cret-word@{host_port}/one.avi"
+    missing = f"http://actor:s3cret-word@{host_port}/missing.avi"
+    result = run_cli("batch", url, missing, "--out", "out", "--workers", "1", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # the missing one failed
+    everything = [result.stdout, result.stderr]
+    for path in (tmp_path / "out").rglob("*"):
+        assert "s3cret" not in path.name
+        if path.is_file() and path.suffix in (".csv", ".html", ".json"):
+            everything.append(path.read_text())
+    assert all("s3cret" not in text for text in everything)
+    index = read_index(tmp_path / "out" / "index.csv")
+    assert sorted(row["video"] for row in index.values()) == sorted(
+        u.replace("s3cret-word", "***") for u in (url, missing))
+    assert [row["status"] for row in index.values()].count("ok") == 1
+    # a rerun knows the finished take again (its record holds the hidden form)
+    again = run_cli("batch", url, "--out", "out", "--workers", "1", cwd=tmp_path)
+    assert again.returncode == 0 and "skipped" in again.stdout.lower(), again.stdout
+
+
+def test_workers_are_capped_and_die_with_a_killed_driver(takes, tmp_path):
+    long_take = demo.write_clip(tmp_path / "long.avi", "one", 600, 6.0, SIZE)
+    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    driver = subprocess.Popen([sys.executable, "-m", "acting_mirror", "batch", str(long_take), str(takes / "one.avi"),
+                               "--out", "out", "--workers", "10000"], cwd=tmp_path, env=environment,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any((tmp_path / "out").glob(f"{PARTIAL_PREFIX}long")):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    children = subprocess.run(["pgrep", "-P", str(driver.pid)], capture_output=True, text=True).stdout.split()
+    workers = {int(pid) for pid in children}
+    assert workers, "the driver started no worker"
+    assert len(workers) <= os.cpu_count() + 1  # the pool (and its resource tracker), never 10000
+    driver.kill()  # kill -9: the driver cannot stop its pool
+    driver.communicate(timeout=30)
+    alive = set(workers)
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if Path(f"/proc/{pid}").exists()
+                 and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()}
+        time.sleep(0.1)
+    assert not alive, f"workers outlived their driver: {alive}"
+
+
+def test_no_takes_says_when_the_videos_lie_inside_out(takes, tmp_path):
+    shutil.copytree(takes, tmp_path / "tk2")
+    result = run_cli("batch", "tk2", "--out", "tk2", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "lie inside --out tk2" in result.stderr.strip().splitlines()[-1]
+    result = run_cli("batch", str(takes / "one.avi"), "--out", "w", "--workers", "64", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "--workers 64 is more than the" in result.stderr
