@@ -189,8 +189,10 @@ def _check_numbers(values, section: str) -> None:
 
 
 def _shown(value) -> str:
-    """A value as echoed in an error: its repr, cut short."""
-    return _cut(repr(value))
+    """A value as echoed in an error: its repr, cut short while it is made."""
+    from acting_mirror.yamlfile import shown
+
+    return shown(value)
 
 
 def _cut(text: str) -> str:
@@ -240,7 +242,7 @@ def config_from_dict(data: dict | None) -> Config:
     kwargs = {}
     for name, values in data.items():
         if name not in sections:
-            raise ConfigError(f"config: unknown section {_cut(repr(name))} (known: {', '.join(sections)})")
+            raise ConfigError(f"config: unknown section {_shown(name)} (known: {', '.join(sections)})")
         kwargs[name] = _section_from_dict(sections[name].default_factory, values, name)
     return Config(**kwargs).validate()
 

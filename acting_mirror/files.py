@@ -72,10 +72,10 @@ def check_input_file(path: str | Path, what: str, max_bytes: int,
     except OSError as error:
         raise error_class(f"{what} {path} cannot be read ({error.strerror})") from None
     if stat.S_ISDIR(status.st_mode):
-        raise error_class(f"{what} {path} is a folder, not a file")
+        raise error_class(f"{what} {path} is a directory, not a file")
     if not stat.S_ISREG(status.st_mode):
         link = f" (a link to {os.path.realpath(path)})" if path.is_symlink() else ""
         raise error_class(f"{what} {path}{link} is not a regular file")
     if status.st_size > max_bytes:
-        raise error_class(f"{what} {path} is too large ({status.st_size:,} bytes; at most {max_bytes:,})")
+        raise error_class(f"{what} {path} is refused: it is too large ({status.st_size:,} bytes; at most {max_bytes:,})")
     return status.st_size

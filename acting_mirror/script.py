@@ -26,6 +26,7 @@ from pathlib import Path
 
 from acting_mirror.errors import MirrorError
 from acting_mirror.types import Face
+from acting_mirror.yamlfile import shown
 
 CUE_KEYS = ("start", "end", "line", "emotion")
 SCRIPT_KEYS = ("title", "cues")
@@ -129,12 +130,12 @@ def _parse_targets(raw, labels: Sequence[str], where: str) -> tuple[str, ...]:
     targets: list[str] = []
     for name in names:
         if not isinstance(name, str):
-            raise ScriptError(f"{where}: emotion {name!r} must be a name (one of {', '.join(labels)})")
+            raise ScriptError(f"{where}: emotion {shown(name)} must be a name (one of {', '.join(labels)})")
         label = by_key.get(name.strip().lower())
         if label is None:
             close = difflib.get_close_matches(name.strip().lower(), list(by_key), n=1)
             hint = f"did you mean {by_key[close[0]]!r}? " if close else ""
-            raise ScriptError(f"{where}: unknown emotion {name!r} ({hint}known: {', '.join(labels)})")
+            raise ScriptError(f"{where}: unknown emotion {shown(name)} ({hint}known: {', '.join(labels)})")
         if label not in targets:
             targets.append(label)
     return tuple(targets)
@@ -146,7 +147,7 @@ _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 def parse_time(value, where: str) -> float:
     """Seconds from a number or an "m:ss" / "h:mm:ss" string (seconds may have a fraction)."""
     if isinstance(value, bool):
-        raise ScriptError(f"{where} {value!r} is not a time (seconds, or m:ss / h:mm:ss)")
+        raise ScriptError(f"{where} {shown(value)} is not a time (seconds, or m:ss / h:mm:ss)")
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str):
@@ -155,17 +156,17 @@ def parse_time(value, where: str) -> float:
         if match:
             hours, minutes, secs = int(match.group(1) or 0), int(match.group(2)), float(match.group(3))
             if secs >= 60 or (match.group(1) is not None and minutes >= 60):
-                raise ScriptError(f"{where} {value!r} is not a time (minutes and seconds must be below 60)")
+                raise ScriptError(f"{where} {shown(value)} is not a time (minutes and seconds must be below 60)")
             seconds = hours * 3600 + minutes * 60 + secs
         else:
             try:
                 seconds = float(text)
             except ValueError:
-                raise ScriptError(f"{where} {value!r} is not a time (seconds, or m:ss / h:mm:ss)") from None
+                raise ScriptError(f"{where} {shown(value)} is not a time (seconds, or m:ss / h:mm:ss)") from None
     else:
-        raise ScriptError(f"{where} {value!r} is not a time (seconds, or m:ss / h:mm:ss)")
+        raise ScriptError(f"{where} {shown(value)} is not a time (seconds, or m:ss / h:mm:ss)")
     if not math.isfinite(seconds) or seconds < 0:
-        raise ScriptError(f"{where} {value!r} must be a time of 0 seconds or more")
+        raise ScriptError(f"{where} {shown(value)} must be a time of 0 seconds or more")
     return seconds
 
 

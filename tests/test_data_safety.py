@@ -346,7 +346,7 @@ def test_report_reads_only_a_regular_timeline(report_folder, tmp_path, kind):
         timeline.symlink_to("/dev/zero")
     result = run_cli("report", str(report), cwd=tmp_path)  # run_cli's timeout would catch a hang
     assert_one_line_error(result, "timeline.csv")
-    assert "not a regular file" in result.stderr or "is a folder" in result.stderr
+    assert "not a regular file" in result.stderr or "is a directory" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["run", "report"])

@@ -52,6 +52,14 @@ def error_line(result: subprocess.CompletedProcess) -> str:
     ("--script", alias_bomb("title: x\ncues:")),
     ("--config", "model:\n  threads: " + "9" * 5000 + "\n"),
     ("--script", "title: x\ncues:\n  - start: " + "7" * 5000 + "\n    end: 9\n    line: hi\n    emotion: happy\n"),
+    # one long string aliased many times: few values, hundreds of MB of text once expanded
+    ("--config", "s: &s " + "x" * 200_000 + "\nmodel:\n  path: [" + ", ".join(["*s"] * 2_000) + "]\n"),
+    ("--script", "s: &s " + "y" * 200_000 + "\ntitle: x\ncues:\n  - line: [" + ", ".join(["*s"] * 2_000) + "]\n"),
+    # nested far deeper than any config or script (a RecursionError traceback before)
+    ("--config", "model: " + "[" * 20_000 + "]" * 20_000 + "\n"),
+    ("--script", "title: x\ncues: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n"),
+    # far larger than any real scene: refused before it is parsed
+    ("--script", "title: x\ncues:\n" + "  - {start: 0, end: 1, line: hi, emotion: happy}\n" * 40_000),
 ])
 def test_hostile_yaml_is_refused_quickly_with_a_short_line(tmp_path, clip, option, text):
     (tmp_path / "hostile.yaml").write_text(text)
@@ -307,3 +315,15 @@ def test_debug_mode_keeps_the_traceback_of_a_broad_except(tmp_path, http_server)
     assert "Traceback" in debug.stderr and "yt_dlp" in debug.stderr  # where the failure really came from
     assert debug.stderr.rstrip().splitlines()[-1].startswith("acting-mirror: error: cannot resolve URL")
 
+
+
+@pytest.mark.parametrize("option", ["--config", "--script"])
+def test_a_yaml_input_that_is_not_a_regular_file_is_refused(tmp_path, clip, option):
+    os.mkfifo(tmp_path / "pipe.yaml")  # reading it would wait forever
+    result = run_cli("--video", str(clip), option, "pipe.yaml", "--no-display", "--no-output", cwd=tmp_path,
+                     timeout=120)
+    assert_one_line_error(result, "pipe.yaml", "not a regular file")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")  # reading it would fill the memory
+    result = run_cli("--video", str(clip), option, "zero.yaml", "--no-display", "--no-output", cwd=tmp_path,
+                     timeout=120)
+    assert_one_line_error(result, "zero.yaml", "not a regular file")
