@@ -77,5 +77,6 @@ def check_input_file(path: str | Path, what: str, max_bytes: int,
         link = f" (a link to {os.path.realpath(path)})" if path.is_symlink() else ""
         raise error_class(f"{what} {path}{link} is not a regular file")
     if status.st_size > max_bytes:
-        raise error_class(f"{what} {path} is refused: it is too large ({status.st_size:,} bytes; at most {max_bytes:,})")
+        raise error_class(f"{what} {path} is refused: it is too large ({status.st_size:,} bytes; "
+                          f"at most {max_bytes:,})")
     return status.st_size
