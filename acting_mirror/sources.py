@@ -342,6 +342,18 @@ def check_media_url(media_url: str, page_url: str) -> None:
                           "private network than the page")
 
 
+def _check_playlists(info: dict, page_url: str) -> None:
+    """The HLS playlists the player or yt-dlp would read (the stream's, or each requested
+    format's) name nothing that check_media_url refuses (see acting_mirror.playlists)."""
+    from acting_mirror.playlists import check_playlist, is_playlist
+
+    formats = [info, *(info.get("requested_formats") or ())]
+    for media in formats:
+        media_url = media.get("url")
+        if media_url and is_playlist(media_url, media.get("protocol")):
+            check_playlist(media_url, lambda uri: check_media_url(uri, page_url))
+
+
 def _address_rank(host: str) -> int:
     """0: this machine, 1: a private or special network, 2: the public internet (or unknown)."""
     import ipaddress
@@ -385,6 +397,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     stream_url = info.get("url")
     if stream_url:
         check_media_url(stream_url, url)
+    _check_playlists(info, url)
     # OpenCV cannot be given yt-dlp's http_headers: its FFmpeg options string splits on ';',
     # which User-Agent values contain. A URL that needs them fails here and is downloaded.
     opened = _open_capture(stream_url, stream=True, protocols=WEB_PROTOCOLS) if stream_url else None

@@ -327,3 +327,64 @@ def test_a_yaml_input_that_is_not_a_regular_file_is_refused(tmp_path, clip, opti
     result = run_cli("--video", str(clip), option, "zero.yaml", "--no-display", "--no-output", cwd=tmp_path,
                      timeout=120)
     assert_one_line_error(result, "zero.yaml", "not a regular file")
+
+
+# -- HLS playlists: every address they name passes the network rule ---------------------
+
+PUBLIC_PAGE = "http://93.184.216.34/show/live.m3u8"  # a public address (never contacted: the test fetches nothing)
+
+
+def playlist_server(playlists: dict[str, str]):
+    """What a web server would answer for these playlists (the fetch step of check_playlist)."""
+    def fetch(url: str) -> str:
+        if url not in playlists:
+            raise OSError(f"404 {url}")
+        return playlists[url]
+    return fetch
+
+
+@pytest.mark.parametrize("private", ["http://169.254.169.254/latest/meta-data/x.ts", "http://127.0.0.1:8080/a.ts",
+                                     "http://10.1.2.3/seg.ts", "file:///etc/passwd"])
+@pytest.mark.parametrize("where", ["segment", "key", "map", "variant", "variant segment"])
+def test_a_playlist_that_points_at_a_more_private_address_is_refused(private, where):
+    from acting_mirror.playlists import check_playlist
+    from acting_mirror.sources import SourceError, check_media_url
+
+    base = PUBLIC_PAGE.rsplit("/", 1)[0]
+    media = {"segment": f"#EXTM3U\n#EXTINF:2,\nok0.ts\n#EXTINF:2,\n{private}\n",
+             "key": f'#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="{private}"\n#EXTINF:2,\nok0.ts\n',
+             "map": f'#EXTM3U\n#EXT-X-MAP:URI="{private}"\n#EXTINF:2,\nok0.ts\n'}
+    playlists = {PUBLIC_PAGE: media.get(where, "")}
+    if where == "variant":
+        playlists[PUBLIC_PAGE] = f"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n{private}\n"
+    elif where == "variant segment":
+        playlists[PUBLIC_PAGE] = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nlow/index.m3u8\n"
+        playlists[f"{base}/low/index.m3u8"] = f"#EXTM3U\n#EXTINF:2,\n../ok1.ts\n#EXTINF:2,\n{private}\n"
+    with pytest.raises(SourceError, match="refusing the video"):
+        check_playlist(PUBLIC_PAGE, lambda uri: check_media_url(uri, PUBLIC_PAGE), fetch=playlist_server(playlists))
+
+
+def test_a_playlist_on_its_own_host_plays(http_server, clip):
+    from acting_mirror.playlists import check_playlist, playlist_uris
+    from acting_mirror.sources import check_media_url
+
+    text = ('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="keys/k1"\n#EXT-X-MAP:URI="init.mp4"\n'
+            "#EXTINF:2,\nseg0.ts\n#EXTINF:2,\n/abs/seg1.ts\n")
+    base = "http://93.184.216.34/show/index.m3u8"
+    assert list(playlist_uris(text, base)) == [("http://93.184.216.34/show/keys/k1", False),
+                                              ("http://93.184.216.34/show/init.mp4", False),
+                                              ("http://93.184.216.34/show/seg0.ts", False),
+                                              ("http://93.184.216.34/abs/seg1.ts", False)]
+    checked = []
+    check_playlist(base, lambda uri: (check_media_url(uri, base), checked.append(uri)),
+                   fetch=playlist_server({base: text}))
+    assert len(checked) == 4
+    # end to end: the app reads a real playlist from the HTTP server on 127.0.0.1 and refuses a key
+    # that only FFmpeg's file protocol could read, before the player opens anything
+    (http_server.root / "evil.m3u8").write_text('#EXTM3U\n#EXT-X-TARGETDURATION:2\n'
+                                                '#EXT-X-KEY:METHOD=AES-128,URI="file:///etc/passwd"\n'
+                                                "#EXTINF:2,\nclip.avi\n#EXT-X-ENDLIST\n")
+    shutil.copy(clip, http_server.root / "clip.avi")
+    result = run_cli("--youtube", http_server.url("evil.m3u8"), "--no-display", "--no-output",
+                     cwd=http_server.root.parent)
+    assert_one_line_error(result, "refusing", "file")
