@@ -227,11 +227,13 @@ class TimedVideo:
         for _ in range(copies):
             self._sink.write(self._held)
 
-    def close(self) -> None:
+    def close(self, hold_to_now: bool = True) -> None:
+        """Write the last frame (until the clock's now with `hold_to_now`: a camera run the user
+        stopped; one slot without: a feed that stopped sending is not padded) and close."""
         try:
             if self._held is not None:
                 end_slot = self._held_slot + 1
-                now_s = self.now_s()
+                now_s = self.now_s() if hold_to_now else None
                 if now_s is not None:
                     end_slot = max(end_slot, self._slot(now_s))
                 self._write_held(end_slot - self._held_slot)
@@ -553,7 +555,8 @@ class MirrorApp:
     def _finish(self) -> None:
         if self.video is not None:
             try:
-                self.video.close()  # always: an interrupted run still leaves a playable file
+                # always: an interrupted run still leaves a playable file; a feed that stopped is not padded
+                self.video.close(hold_to_now=self.summary.stopped_by is not StopReason.ENDED_EARLY)
             except SinkError as error:  # the finished file lacks frames: say so, never count them
                 self.summary.error = self.summary.error or str(error)
             self.summary.output = str(self.video.path or self.config.output.video)

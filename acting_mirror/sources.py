@@ -41,6 +41,7 @@ MAX_CAMERA_INDEX = 99           # OpenCV reads 100 and up as a capture backend n
 CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
 CAMERA_RATE_WINDOW = 60         # capture timestamps the measured camera rate is taken over
 STREAM_TIMEOUT_MS = 15000       # OpenCV/FFmpeg open and read timeouts for network streams
+STREAM_STALL_S = 5.0            # an RTSP stream sending no picture this long has stopped (its connection may hang on)
 DIRECT_STREAM_SCHEMES = ("rtsp://", "rtsps://")
 WEB_MEDIA_SCHEMES = ("http", "https")  # all a web page's video may be, whatever yt-dlp found in it
 # What FFmpeg may open (its protocol_whitelist), per kind of input
@@ -387,7 +388,8 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         # the sender sets the pace, as a camera does: read it like one, newest frame first (the
         # frame read while opening, to check the stream decodes, is older than those that follow)
         capture, _ = opened
-        return LiveSource(capture, without_password(url), capture_rate(capture), STREAM_TIMEOUT_MS / 1000)
+        return LiveSource(capture, without_password(url), capture_rate(capture), STREAM_TIMEOUT_MS / 1000,
+                          stall_timeout_s=STREAM_STALL_S)
 
     info, _ = _resolve(url, yt_dlp_options(max_height))
     name = info.get("title") or without_password(url)
@@ -438,8 +440,10 @@ class LiveSource(Source):
     live = True
 
     def __init__(self, capture, name: str, requested_fps: float,
-                 first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S):
+                 first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S, stall_timeout_s: float | None = None):
         self.name = name
+        self._stall_timeout_s = stall_timeout_s  # no new picture this long: the feed has stopped
+        self._stalled = False
         self.dropped_frames = 0
         self.ended_early: str | None = None
         self._capture = capture
@@ -518,7 +522,10 @@ class LiveSource(Source):
 
     def _take(self) -> Frame | None:
         """The next frame for the consumer, waiting for it; None at the end."""
-        self._condition.wait_for(lambda: self._stopping or self._ended or self._has_new_frame())
+        if not self._condition.wait_for(lambda: self._stopping or self._ended or self._has_new_frame(),
+                                        self._stall_timeout_s):
+            self._stalled = True  # the sender keeps the connection but sends nothing
+            return None
         if self._stopping or not self._has_new_frame():
             return None
         self._last_returned = self._latest.index
@@ -536,7 +543,9 @@ class LiveSource(Source):
             yield frame
         if self._error and not self._stopping:
             raise SourceError(f"{self.name} failed: {self._error}")
-        if self._ended and not self._stopping:  # a live feed has no end: unplugged, or its sender stopped
+        if self._stalled and not self._stopping:
+            self.ended_early = f"{self.name} stopped sending pictures (none for {self._stall_timeout_s:g} s)"
+        elif self._ended and not self._stopping:  # a live feed has no end: unplugged, or its sender stopped
             self.ended_early = f"{self.name} stopped sending pictures"
 
     def close(self) -> None:

@@ -44,8 +44,9 @@ class RtspServer:
     """Serves `frames` (BGR images, sides multiples of 16) at `fps` to each client that PLAYs.
     `sent` counts the frames sent on the last PLAY so far; `url` is the stream's address."""
 
-    def __init__(self, frames: list[np.ndarray], fps: float = 30.0):
+    def __init__(self, frames: list[np.ndarray], fps: float = 30.0, stall_after: int | None = None):
         self.frames, self.fps, self.sent = frames, fps, 0
+        self.stall_after = stall_after  # frames sent before it stops sending but keeps the connection open
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"rtsp://127.0.0.1:{self._socket.getsockname()[1]}/live"
         self._closing = False
@@ -111,6 +112,10 @@ class RtspServer:
         self.sent = 0
         try:
             for number, image in enumerate(self.frames):
+                if number == self.stall_after:  # a hung camera: the connection stays, no picture comes
+                    while not self._closing:
+                        time.sleep(0.05)
+                    return
                 kind, width, height, tables, scan = jpeg_scan(image)
                 timestamp = int(number * RTP_CLOCK / self.fps) & 0xFFFFFFFF
                 offset = 0

@@ -211,6 +211,18 @@ def test_an_rtsp_stream_is_mirrored_live(tmp_path):
     assert "hunter2" not in result.stdout + result.stderr
 
 
+def test_an_rtsp_stream_that_stalls_ends_soon_without_padding(tmp_path):
+    """A camera that keeps its connection open but stops sending after 2 s: the run ends a few
+    seconds later, names the stall, and the recording holds the 2 s received, not the wait."""
+    frames = list(demo.synth_frames("one", 120, SIZE))
+    with RtspServer(frames, fps=15.0, stall_after=30) as server:
+        result = run_cli("--url", server.url, "--no-display", "--output", "stalled.avi", cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "stopped sending pictures (none for 5 s)" in result.stdout
+    count, _, fps, _ = video_info(tmp_path / "stalled.avi")
+    assert count <= 30 / 15.0 * fps + 2 * fps  # what was received (2 s), with at most a second's slack each side
+
+
 # -- bad input: one clear line, non-zero exit, no traceback ---------------------
 
 
