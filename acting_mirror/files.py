@@ -55,7 +55,7 @@ def check_output_file(path: str | Path, what: str, error_class: type[MirrorError
     if path.is_symlink():
         return
     if path.is_dir():
-        raise error_class(f"cannot write {what} {path}: it is a folder")
+        raise error_class(f"cannot write {what} {path}: it is a directory")
     if path.exists() and not path.is_file():
         raise error_class(f"cannot write {what} {path}: it is not a regular file")
 

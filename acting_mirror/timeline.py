@@ -309,7 +309,8 @@ def _labels_from_header(header: list[str], path: Path) -> tuple[tuple[str, ...],
     leading = LEADING_COLUMNS if tuple(header[:len(LEADING_COLUMNS)]) == LEADING_COLUMNS else UNTRACKED_COLUMNS
     if (len(header) < len(leading) + 2 or tuple(header[:len(leading)]) != leading
             or header[-1] != LABEL_COLUMN):
-        raise TimelineError(f"{path}: line 1: header {','.join(header)!r} does not match {expected}")
+        # its content is not echoed: the file may be anything a link in a report folder points to
+        raise TimelineError(f"{path}: line 1 is not a timeline header (expected {expected})")
     labels = tuple(header[len(leading):-1])
     if any(not label for label in labels) or len(set(labels)) != len(labels):
         raise TimelineError(f"{path}: line 1: label columns must be distinct, non-empty names, got {','.join(labels)}")

@@ -357,6 +357,17 @@ def test_a_report_file_that_is_a_folder_is_refused_before_any_work(clips, report
     args = (["report", str(report)] if command == "report" else
             ["--video", str(clips["long"]), "--no-display", "--no-output", "--report", str(report)])
     result = run_cli(*args, cwd=tmp_path)
-    assert_one_line_error(result, "report.html", "folder")
+    assert_one_line_error(result, "report.html", "directory")
     if command == "run":  # refused before the first frame: the old timeline is untouched
         assert (report / "timeline.csv").read_text() == (report_folder / "timeline.csv").read_text()
+
+
+def test_report_never_prints_what_a_linked_timeline_holds(report_folder, tmp_path):
+    report = copy_of(report_folder, tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:$6$very-secret-hash:19000:0:99999:7:::\nsecond line\n")
+    (report / "timeline.csv").unlink()
+    (report / "timeline.csv").symlink_to(secret)
+    result = run_cli("report", str(report), cwd=tmp_path)
+    assert_one_line_error(result, "timeline.csv", "not a timeline header")
+    assert "very-secret" not in result.stdout + result.stderr

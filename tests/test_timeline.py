@@ -125,8 +125,8 @@ def test_summary_numbers():
 
 @pytest.mark.parametrize("text, message", [
     ("", "empty file"),
-    ("frame,time_s,person,x,y,w,h,label\n", "does not match"),
-    ("frame,time,person,x,y,w,h,happy,sad,label\n", "does not match"),
+    ("frame,time_s,person,x,y,w,h,label\n", "not a timeline header"),
+    ("frame,time,person,x,y,w,h,happy,sad,label\n", "not a timeline header"),
     ("frame,time_s,person,x,y,w,h,happy,sad,label\n0,0.0,0,1,2,3,4,0.9,0.1\n", "line 2: 9 values, expected 10"),
     ("frame,time_s,person,x,y,w,h,happy,sad,label\n0,0.0,0,1,2,3,4,0.9,0.1,happy\n1,0.1,0,1,two,3,4,0.9,0.1,happy\n",
      "line 3: y 'two' is not an integer"),
