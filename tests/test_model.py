@@ -323,3 +323,16 @@ def blurred(faces, sigma):
     import cv2
 
     return np.stack([cv2.GaussianBlur(face, (0, 0), sigma) for face in faces])
+
+
+def test_metadata_with_a_label_named_twice_is_refused(tmp_path):
+    import json
+
+    from acting_mirror.metadata import MetadataError, ModelMetadata
+    from acting_mirror.paths import package_root
+
+    data = json.loads((package_root() / "models" / "mirror_ensemble.json").read_text())
+    data["labels"] = ["angry", "disgust", "scared", "happy", "sad", "sad", "neutral"]
+    (tmp_path / "twice.json").write_text(json.dumps(data))
+    with pytest.raises(MetadataError, match="'labels' names sad more than once"):
+        ModelMetadata.load(tmp_path / "twice.json")
