@@ -281,6 +281,7 @@ class RunSummary:
     skipped_frames: int = 0         # damaged frames the source skipped
     detector: str = ""              # the detector that ran, as the summary names it
     profile: str | None = None      # a resting-face profile recorded during the run (the key)
+    output_sound: bool = False      # the output video carries the source's sound
 
     @property
     def mean_fps(self) -> float:
@@ -307,7 +308,8 @@ class RunSummary:
         if self.output and self.output_failed:
             lines.append(f"video: {self.output} is incomplete (see the error)")
         elif self.output:
-            lines.append(f"video: {self.output} ({_count(self.output_frames, 'frame')})")
+            sound = ", with the source's sound" if self.output_sound else ""
+            lines.append(f"video: {self.output} ({_count(self.output_frames, 'frame')}{sound})")
         if self.report:
             lines.append(f"report: {self.report}")
         for path in self.snapshots:
@@ -562,6 +564,7 @@ class MirrorApp:
             self.summary.output = str(self.video.path or self.config.output.video)
             self.summary.output_failed = self.video.failure is not None
             self.summary.output_frames = 0 if self.summary.output_failed else self.video.frames_written
+            self._add_sound()
         if self.timeline_file is not None:
             self.timeline_file.close()
         if self.progress is not None:
@@ -582,6 +585,20 @@ class MirrorApp:
             paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans,
                                  write_timeline=not streamed, profile=self.profile_summary())
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
+
+    def _add_sound(self) -> None:
+        """A file's sound into the finished video (frame for frame the source's, from its first)."""
+        media = getattr(self.source, "media_path", None)
+        if not (self.config.output.audio and media and self.summary.output_frames and not self.live
+                and self.video.fps):
+            return
+        from acting_mirror.audio.soundtrack import SoundtrackError, add_soundtrack
+
+        try:
+            self.summary.output_sound = add_soundtrack(self.summary.output, media, self.summary.output_frames,
+                                                       self.video.fps)
+        except SoundtrackError as error:  # the silent video is still complete
+            self.log(f"note: {error}")
 
     def profile_summary(self) -> dict | None:
         """The resting-face profile in use at the end (given, or recorded with the key), as the

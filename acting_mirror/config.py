@@ -123,6 +123,7 @@ class OutputConfig:
     codec: str = "MJPG"
     snapshot_dir: str = "snapshots"
     report_dir: str = ""          # empty: no report
+    audio: bool = True            # carry a file's sound into the output video
 
     def validate(self) -> None:
         _check(len(self.codec) == 4, "output.codec", "must be a four-character code such as MJPG")

@@ -66,6 +66,8 @@ class Source:
                   slow consumers skip)
     total_frames: for progress bars; None when unknown
     is_image:     True for a single photo
+    media_path:   a local file holding the source's media (its sound is carried into the output); None for
+                  a live feed or a stream
     """
 
     name: str
@@ -74,6 +76,7 @@ class Source:
     live: bool = False
     total_frames: int | None = None
     is_image: bool = False
+    media_path: str | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -226,7 +229,9 @@ def open_video(path: str | Path) -> Source:
     opened = _open_capture(str(path))
     if opened is None:
         raise SourceError(f"{path} is not a video OpenCV can read")
-    return VideoSource(*opened, path.name)
+    source = VideoSource(*opened, path.name)
+    source.media_path = str(path)
+    return source
 
 
 # -- URLs -----------------------------------------------------------------
@@ -421,8 +426,10 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint,
-                       cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
+    source = VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint,
+                         cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
+    source.media_path = str(path)
+    return source
 
 
 # -- live feeds: cameras and RTSP streams ---------------------------------

@@ -1,0 +1,1 @@
+"""Sound: a take's audio carried into the annotated video (soundtrack)."""

@@ -1,0 +1,156 @@
+"""The take keeps its voice: a video file's sound is carried into the annotated output, in sync.
+
+The clips are real faces (the demo photo) with a white flash at one frame and a 1 kHz beep at
+the same instant, written with PyAV; sync is measured on the output as the flash frame's time
+against the beep's onset."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from acting_mirror import demo
+
+SIZE = (320, 240)
+FPS = 15
+FRAMES = 60
+FLASH = 33            # the frame with the flash; the beep starts at its time
+RATE = 48_000
+
+
+def write_take(path: Path, audio_offset_s: float = 0.0, video_codec: str = "mjpeg", audio_codec: str = "pcm_s16le",
+               channels: int = 1, count: int = FRAMES) -> Path:
+    """A take of a real face, a flash at frame FLASH and a beep at FLASH / FPS (plus noise around it);
+    the sound may start `audio_offset_s` after the picture, as recorders often make it."""
+    frames = list(demo.synth_frames("one", count, SIZE))
+    frames[FLASH] = np.full_like(frames[FLASH], 255)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(video_codec, rate=FPS)
+        video.width, video.height = SIZE
+        video.pix_fmt = "yuvj420p" if video_codec == "mjpeg" else "yuv420p"
+        audio = container.add_stream(audio_codec, rate=RATE, layout="stereo" if channels == 2 else "mono")
+        rng = np.random.default_rng(1)
+        seconds = count / FPS - audio_offset_s
+        t = np.arange(int(seconds * RATE)) / RATE + audio_offset_s
+        wave = 0.01 * rng.standard_normal(len(t))
+        beep = (t >= FLASH / FPS) & (t < FLASH / FPS + 0.3)
+        wave[beep] += 0.5 * np.sin(2 * np.pi * 1000 * t[beep])
+        samples = np.tile(wave.astype(np.float32), (channels, 1))
+        fmt = "fltp" if audio_codec == "aac" else "s16"
+        data = samples if fmt == "fltp" else (samples.T.reshape(1, -1) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(data, format=fmt, layout=audio.layout.name)
+        frame.sample_rate, frame.pts, frame.time_base = RATE, round(audio_offset_s * RATE), Fraction(1, RATE)
+        video_packets = []
+        for index, image in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(image, format="bgr24")
+            picture.pts = index
+            picture.time_base = Fraction(1, FPS)
+            video_packets += video.encode(picture)
+        video_packets += video.encode(None)
+        for packet in video_packets:
+            container.mux(packet)
+        container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+    return path
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "acting_mirror", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env=environment)
+
+
+def flash_and_beep(path: Path) -> tuple[float, float, float, int]:
+    """(flash frame's time, beep onset, video fps, audio channels) of a media file."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        times, brightness = [], []
+        for frame in container.decode(video):
+            times.append(float(frame.pts * frame.time_base))
+            brightness.append(frame.to_ndarray(format="gray").mean())
+        flash = times[int(np.argmax(brightness))]
+        fps = float(video.average_rate)
+    with av.open(str(path)) as container:
+        audio = container.streams.audio[0]
+        channels = audio.channels
+        chunks, starts = [], []
+        for frame in container.decode(audio):
+            data = frame.to_ndarray().astype(np.float64)
+            data = data.reshape(channels, -1)[0] if frame.format.is_planar else data.reshape(-1, channels)[:, 0]
+            starts.append(float(frame.pts * frame.time_base))
+            chunks.append(data / (32768.0 if frame.format.name.startswith("s16") else 1.0))
+        rate = audio.rate
+    signal = np.concatenate(chunks)
+    envelope = np.convolve(np.abs(signal), np.ones(48) / 48, mode="same")
+    onset = starts[0] + int(np.argmax(envelope > 0.2)) / rate
+    return flash, onset, fps, channels
+
+
+@pytest.mark.parametrize("output, offset", [("out.avi", 0.0), ("out.mp4", 0.0), ("late.avi", 0.4)])
+def test_the_output_keeps_the_takes_sound_in_sync(tmp_path, output, offset):
+    take = write_take(tmp_path / "take.mkv", audio_offset_s=offset)
+    source_flash, source_onset, _, _ = flash_and_beep(take)
+    assert abs(source_flash - source_onset) < 0.01  # the clip itself is in sync
+    result = run("--video", str(take), "--no-display", "--output", output, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "with the source's sound" in result.stdout
+    flash, onset, fps, _ = flash_and_beep(tmp_path / output)
+    assert fps == pytest.approx(FPS, rel=0.01)
+    assert abs(flash - onset) <= 1 / FPS, (flash, onset)  # within one frame
+    with av.open(str(tmp_path / output)) as container:
+        codecs = {stream.type: stream.codec_context.name for stream in container.streams}
+        duration = container.streams.audio[0].frames
+    assert codecs == ({"video": "h264", "audio": "aac"} if output.endswith(".mp4")
+                      else {"video": "mjpeg", "audio": "pcm_s16le"})
+    assert duration > 0
+
+
+def test_no_audio_and_silent_sources_give_a_silent_video(tmp_path):
+    take = write_take(tmp_path / "take.avi", channels=2)
+    result = run("--video", str(take), "--no-display", "--output", "quiet.avi", "--no-audio", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(tmp_path / "quiet.avi")) as container:
+        assert not container.streams.audio and len(container.streams.video) == 1
+    silent = demo.write_clip(tmp_path / "silent.avi", "one", 12, 6.0, SIZE)
+    result = run("--video", str(silent), "--no-display", "--output", "o.avi", cwd=tmp_path)
+    assert result.returncode == 0 and "sound" not in result.stdout
+    # a stereo take keeps both channels, and a cut run (--max-frames) keeps the sound of what it shows
+    result = run("--video", str(take), "--no-display", "--output", "cut.avi", "--max-frames", "40", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(tmp_path / "cut.avi")) as container:
+        audio = container.streams.audio[0]
+        assert audio.channels == 2
+        samples = sum(frame.samples for frame in container.decode(audio))
+    assert abs(samples / RATE - 40 / FPS) <= 1 / FPS
+
+
+def test_an_interrupted_run_keeps_its_sound_up_to_the_last_frame(tmp_path):
+    import signal
+    import time
+
+    take = write_take(tmp_path / "long.avi", count=900)  # a minute: long enough to be stopped in the middle
+    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-m", "acting_mirror", "--video", str(take), "--no-display",
+                                "--output", "cut.avi"], cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    output = tmp_path / "cut.avi"
+    while process.poll() is None and (not output.exists() or output.stat().st_size < 400_000):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    frames = int(stdout.split("video: cut.avi (")[1].split(" frame")[0])
+    assert 0 < frames < 900 and "with the source's sound" in stdout
+    with av.open(str(output)) as container:
+        pictures = sum(1 for _ in container.decode(container.streams.video[0]))
+    with av.open(str(output)) as container:
+        samples = sum(frame.samples for frame in container.decode(container.streams.audio[0]))
+    assert pictures == frames
+    assert abs(samples / RATE - frames / FPS) <= 1 / FPS  # the sound ends with the last frame
