@@ -17,6 +17,7 @@ import numpy as np
 
 from acting_mirror.config import Config
 from acting_mirror.sinks import SinkError
+from acting_mirror.threaded_sink import ThreadedSink
 from acting_mirror.types import Frame, FrameResult
 
 
@@ -27,12 +28,16 @@ class Pipeline:
     between reuse its last faces (the tracker keeps their ids, the classifier still
     reads each frame's crops), which a crowd in a big frame may need to stay fast."""
 
-    def __init__(self, detector, classifier, tracker, align: bool = False, every_n_frames: int = 1):
+    def __init__(self, detector, classifier, tracker, align: bool = False, every_n_frames: int = 1,
+                 schedule=None):
+        from acting_mirror.schedule import ClassifyPolicy, ClassifySchedule
+
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.align = align
         self.every_n_frames = every_n_frames
+        self.schedule = schedule or ClassifySchedule(ClassifyPolicy(every_frames=1))  # which faces are read
         self._detections: list = []
         self._frames_since_detection = every_n_frames  # detect on the first frame
 
@@ -53,6 +58,7 @@ class Pipeline:
         """Forget the carried faces: the next frame is detected (a new source starts)."""
         self._detections = []
         self._frames_since_detection = self.every_n_frames
+        self.schedule.restart()
 
     def process(self, frame: Frame) -> FrameResult:
         import cv2
@@ -66,14 +72,16 @@ class Pipeline:
         detections = self._detections
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         crops = crop_faces(gray, detections, self.classifier.input_size, self.align)
-        probabilities = self.classifier.classify(crops)  # every face of the frame in one call
+        probabilities = self.schedule.classify(self.classifier, detections, crops)  # the faces due, in one call
         faces = self.tracker.update([d.box for d in detections], probabilities, frame.time_s)
+        self.schedule.remember(faces)
         return FrameResult(frame.index, frame.time_s, faces)
 
 
 def build_pipeline(config: Config) -> Pipeline:
     from acting_mirror.detect import build_detector
     from acting_mirror.model import load_classifier
+    from acting_mirror.schedule import ClassifyPolicy, ClassifySchedule
     from acting_mirror.track import FaceTracker
 
     classifier = load_classifier(config.model.path, config.model.backend, config.model.threads,
@@ -81,7 +89,9 @@ def build_pipeline(config: Config) -> Pipeline:
                                  config.model.views_max_faces)
     detector = build_detector(config.detector)
     tracker = FaceTracker(classifier.labels, config.tracking)
-    return Pipeline(detector, classifier, tracker, config.detector.align, config.detector.every_n_frames)
+    schedule = ClassifySchedule(ClassifyPolicy(every_frames=config.model.classify_every),
+                                config.tracking.iou_threshold)
+    return Pipeline(detector, classifier, tracker, config.detector.align, config.detector.every_n_frames, schedule)
 
 
 class FpsMeter:
@@ -340,7 +350,8 @@ class MirrorApp:
         self.source = source
         self.windows = windows
         self.live = source.live
-        self.video = None if video is None else TimedVideo(video, clock=clock if self.live else None)
+        # written on its own thread, so encoding overlaps the next frame's analysis
+        self.video = None if video is None else TimedVideo(ThreadedSink(video), clock=clock if self.live else None)
         self.timeline_file = timeline_file  # timeline.csv streamed as the run goes (sinks.TimelineFile)
         self.script = script
         self.progress = progress

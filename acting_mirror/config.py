@@ -77,6 +77,7 @@ class ModelConfig:
     quantized: bool = True                # tflite: use the dynamic-range quantised file when the model has one
     test_time_views: bool = True          # average each face over its model's test-time views (more accurate)
     views_max_faces: int = bounded(4, 0, 10_000)  # only the largest this many faces of a frame get the views (0: all)
+    classify_every: int = bounded(3, 1, 30)  # faces other than person 0 are read every this many frames (or on change)
 
     def validate(self) -> None:
         _check(self.backend in ("tflite", "keras"), "model.backend", "must be tflite or keras")
