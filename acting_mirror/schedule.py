@@ -59,6 +59,7 @@ class ClassifySchedule:
         self.policy = policy or ClassifyPolicy()
         self.iou_threshold = iou_threshold
         self._frame_number = 0
+        self.last_read: tuple[int, ...] = ()       # the detections the classifier read in the last call
         self._previous: list[Face] = []            # the last frame's faces
         self._readings: dict[int, _Reading] = {}   # track number -> last reading
         # this frame's (box, crop, probabilities, the reading reused or None)
@@ -94,6 +95,7 @@ class ClassifySchedule:
         detection order (largest first), so test-time views still go to the largest."""
         reuse = self.due(detections, crops)
         fresh = [i for i, reading in enumerate(reuse) if reading is None]
+        self.last_read = tuple(fresh)
         probabilities = np.zeros((len(detections), len(classifier.labels)), np.float32)
         if fresh:
             probabilities[fresh] = self._read(classifier, crops[fresh], fresh)
