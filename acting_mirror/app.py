@@ -320,10 +320,12 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def render_main(image: np.ndarray, result: FrameResult, view: ViewState, fps: float, cue_status=None) -> np.ndarray:
-    from acting_mirror.render.overlay import draw_cue, draw_faces, draw_fps, draw_status
+def render_main(image: np.ndarray, result: FrameResult, view: ViewState, fps: float, cue_status=None,
+                labels=None) -> np.ndarray:
+    """The main window's picture; `labels` (a render.labels.LabelCache) copies captions drawn before."""
+    from acting_mirror.render.overlay import draw_cue, draw_faces, draw_fps, draw_status, put_label
 
-    out = draw_faces(image, result.faces, show_boxes=view.rectangles)
+    out = draw_faces(image, result.faces, show_boxes=view.rectangles, put=labels.put_label if labels else put_label)
     out = draw_fps(out, fps)
     if cue_status is not None:
         out = draw_cue(out, cue_status.cue.line, cue_status.cue.targets, cue_status.on_target,
@@ -343,6 +345,7 @@ class MirrorApp:
     def __init__(self, config: Config, pipeline: Pipeline, source, *, windows=None, video=None,
                  timeline_file=None, script=None, progress=None, log: Callable[[str], None] = print,
                  pace: bool | None = None, clock: Callable[[], float] = time.monotonic):
+        from acting_mirror.render.labels import LabelCache
         from acting_mirror.timeline import Timeline
 
         self.config = config
@@ -364,6 +367,7 @@ class MirrorApp:
         self.timeline = Timeline(pipeline.labels)
         self.view = ViewState(config.display.details, config.display.graph, config.display.rectangles)
         self.fps_meter = FpsMeter(clock=clock)
+        self.labels = LabelCache()  # face captions drawn once, then copied
         self.player = None
         if script is not None:
             from acting_mirror.script import CuePlayer
@@ -413,7 +417,7 @@ class MirrorApp:
         self._last_result = result
         fps = self.fps_meter.tick()
         status = self._cue_status(result)
-        shown = render_main(frame.image, result, self.view, fps, status)
+        shown = render_main(frame.image, result, self.view, fps, status, self.labels)
         self.summary.frames += 1  # analysed and in the timeline, even if the video cannot take it
         if self.progress is not None:
             self.progress.update(1)
@@ -482,7 +486,7 @@ class MirrorApp:
 
     def _render(self, frame: Frame, result: FrameResult, status, status_line: bool = True) -> np.ndarray:
         view = self.view if status_line else replace(self.view, paused=False)
-        return render_main(frame.image, result, view, self.fps_meter.fps, status)
+        return render_main(frame.image, result, view, self.fps_meter.fps, status, self.labels)
 
     def _show(self, shown: np.ndarray, result: FrameResult, status) -> None:
         from acting_mirror.display import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW

@@ -247,6 +247,7 @@ class YuNetDetector:
         if rows is None:
             return np.zeros((0, 15))
         rows = rows.astype(np.float64)
+        rows = rows[np.isfinite(rows).all(axis=1)]  # a sliver of a frame can give NaN rows: no face there
         corners = rows[:, :4].copy()
         corners[:, 2:4] += corners[:, 0:2]                 # x, y, w, h -> x0, y0, x1, y1
         corners = to_frame(corners, scale_x, scale_y)

@@ -136,3 +136,23 @@ def test_an_error_of_the_wrapped_sink_reaches_the_caller(tmp_path):
     sink.write(numbered_frames(1)[0])
     with pytest.raises(SinkError, match="already closed"):
         sink.close()
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1920, 1080), (120, 90)])
+def test_cached_labels_draw_exactly_what_put_label_draws(size):
+    from acting_mirror.render.labels import LabelCache
+    from acting_mirror.render.overlay import draw_faces, put_label
+    from acting_mirror.types import Box, Face
+
+    width, height = size
+    frame = demo.background(width, height)
+    demo.paste(frame, demo.face_patch(min(width, height) // 2), width // 4, height // 4)
+    faces = [Face(Box(x, y, width // 5, height // 5), (0.1, 0.05, 0.05, 0.6, 0.1, 0.05, 0.05), "happy", person)
+             for person, (x, y) in enumerate([(0, 0), (width // 2, height // 3), (width - width // 5, height - 10)])]
+    cache = LabelCache()
+    for _ in range(2):  # drawn, then copied from the cache
+        assert np.array_equal(draw_faces(frame, faces, put=cache.put_label), draw_faces(frame, faces))
+    wide = "a caption far wider than this small image " * 3  # cut at the image's edge as put_label cuts it
+    direct, cached = frame.copy(), frame.copy()
+    assert cache.put_label(cached, wide, 5, 5, 0.5, (0, 0, 200)) == put_label(direct, wide, 5, 5, 0.5, (0, 0, 200))
+    assert np.array_equal(cached, direct)
