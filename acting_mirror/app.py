@@ -17,6 +17,7 @@ import numpy as np
 
 from acting_mirror.config import Config
 from acting_mirror.sinks import SinkError, make_folder
+from acting_mirror.threaded_sink import ThreadedSink
 from acting_mirror.types import Frame, FrameResult
 
 
@@ -27,12 +28,16 @@ class Pipeline:
     between reuse its last faces (the tracker keeps their ids, the classifier still
     reads each frame's crops), which a crowd in a big frame may need to stay fast."""
 
-    def __init__(self, detector, classifier, tracker, align: bool = False, every_n_frames: int = 1):
+    def __init__(self, detector, classifier, tracker, align: bool = False, every_n_frames: int = 1,
+                 schedule=None):
+        from acting_mirror.schedule import ClassifyPolicy, ClassifySchedule
+
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.align = align
         self.every_n_frames = every_n_frames
+        self.schedule = schedule or ClassifySchedule(ClassifyPolicy(every_frames=1))  # which faces are read
         self._detections: list = []
         self._frames_since_detection = every_n_frames  # detect on the first frame
         self.last_crops: dict = {}  # the last frame's crop of each detected box
@@ -54,6 +59,7 @@ class Pipeline:
         """Forget the carried faces: the next frame is detected (a new source starts)."""
         self._detections = []
         self._frames_since_detection = self.every_n_frames
+        self.schedule.restart()
 
     def process(self, frame: Frame) -> FrameResult:
         import cv2
@@ -67,9 +73,10 @@ class Pipeline:
         detections = self._detections
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         crops = crop_faces(gray, detections, self.classifier.input_size, self.align)
-        probabilities = self.classifier.classify(crops)  # every face of the frame in one call
+        probabilities = self.schedule.classify(self.classifier, detections, crops)  # the faces due, in one call
         faces = self.tracker.update([d.box for d in detections], probabilities, frame.time_s)
         self.last_crops = dict(zip((d.box for d in detections), crops, strict=True))  # for the resting-face key
+        self.schedule.remember(faces)
         return FrameResult(frame.index, frame.time_s, faces)
 
 
@@ -77,6 +84,7 @@ def build_pipeline(config: Config) -> Pipeline:
     from acting_mirror.calibration import CalibratedClassifier, load_profile
     from acting_mirror.detect import build_detector
     from acting_mirror.model import load_classifier
+    from acting_mirror.schedule import ClassifyPolicy, ClassifySchedule
     from acting_mirror.track import FaceTracker
 
     model = load_classifier(config.model.path, config.model.backend, config.model.threads,
@@ -86,7 +94,9 @@ def build_pipeline(config: Config) -> Pipeline:
     classifier = CalibratedClassifier(model, profile)
     detector = build_detector(config.detector)
     tracker = FaceTracker(classifier.labels, config.tracking)
-    return Pipeline(detector, classifier, tracker, config.detector.align, config.detector.every_n_frames)
+    schedule = ClassifySchedule(ClassifyPolicy(every_frames=config.model.classify_every),
+                                config.tracking.iou_threshold)
+    return Pipeline(detector, classifier, tracker, config.detector.align, config.detector.every_n_frames, schedule)
 
 
 class FpsMeter:
@@ -323,10 +333,12 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def render_main(image: np.ndarray, result: FrameResult, view: ViewState, fps: float, cue_status=None) -> np.ndarray:
-    from acting_mirror.render.overlay import draw_cue, draw_faces, draw_fps, draw_status
+def render_main(image: np.ndarray, result: FrameResult, view: ViewState, fps: float, cue_status=None,
+                labels=None) -> np.ndarray:
+    """The main window's picture; `labels` (a render.labels.LabelCache) copies captions drawn before."""
+    from acting_mirror.render.overlay import draw_cue, draw_faces, draw_fps, draw_status, put_label
 
-    out = draw_faces(image, result.faces, show_boxes=view.rectangles)
+    out = draw_faces(image, result.faces, show_boxes=view.rectangles, put=labels.put_label if labels else put_label)
     out = draw_fps(out, fps)
     if cue_status is not None:
         out = draw_cue(out, cue_status.cue.line, cue_status.cue.targets, cue_status.on_target,
@@ -348,6 +360,7 @@ class MirrorApp:
     def __init__(self, config: Config, pipeline: Pipeline, source, *, windows=None, video=None,
                  timeline_file=None, script=None, progress=None, log: Callable[[str], None] = print,
                  pace: bool | None = None, clock: Callable[[], float] = time.monotonic):
+        from acting_mirror.render.labels import LabelCache
         from acting_mirror.timeline import Timeline
 
         self.config = config
@@ -355,7 +368,8 @@ class MirrorApp:
         self.source = source
         self.windows = windows
         self.live = source.live
-        self.video = None if video is None else TimedVideo(video, clock=clock if self.live else None)
+        # written on its own thread, so encoding overlaps the next frame's analysis
+        self.video = None if video is None else TimedVideo(ThreadedSink(video), clock=clock if self.live else None)
         self.timeline_file = timeline_file  # timeline.csv streamed as the run goes (sinks.TimelineFile)
         self.script = script
         self.progress = progress
@@ -368,6 +382,7 @@ class MirrorApp:
         self.timeline = Timeline(pipeline.labels)
         self.view = ViewState(config.display.details, config.display.graph, config.display.rectangles)
         self.fps_meter = FpsMeter(clock=clock)
+        self.labels = LabelCache()  # face captions drawn once, then copied
         self.player = None
         if script is not None:
             from acting_mirror.script import CuePlayer
@@ -420,7 +435,7 @@ class MirrorApp:
         self._last_result = result
         fps = self.fps_meter.tick()
         status = self._cue_status(result)
-        shown = render_main(frame.image, result, self.view, fps, status)
+        shown = render_main(frame.image, result, self.view, fps, status, self.labels)
         self.summary.frames += 1  # analysed and in the timeline, even if the video cannot take it
         if self.progress is not None:
             self.progress.update(1)
@@ -523,7 +538,7 @@ class MirrorApp:
 
     def _render(self, frame: Frame, result: FrameResult, status, status_line: bool = True) -> np.ndarray:
         view = self.view if status_line else replace(self.view, paused=False)
-        return render_main(frame.image, result, view, self.fps_meter.fps, status)
+        return render_main(frame.image, result, view, self.fps_meter.fps, status, self.labels)
 
     def _show(self, shown: np.ndarray, result: FrameResult, status) -> None:
         from acting_mirror.display import DETAILS_WINDOW, GRAPH_WINDOW, MAIN_WINDOW

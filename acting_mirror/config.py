@@ -79,6 +79,7 @@ class ModelConfig:
     views_max_faces: int = bounded(4, 0, 10_000)  # only the largest this many faces of a frame get the views (0: all)
     profile: str = ""                     # an actor's resting-face profile (acting-mirror calibrate); empty: none
     calibration_s: float = bounded(3.0, 0.5, 60.0)  # seconds of resting face a profile is recorded from
+    classify_every: int = bounded(3, 1, 30)  # faces other than person 0 are read every this many frames (or on change)
 
     def validate(self) -> None:
         _check(self.backend in ("tflite", "keras"), "model.backend", "must be tflite or keras")

@@ -65,12 +65,23 @@ def put_label(image: np.ndarray, text: str, x: int, y: int, scale: float,
     width, height, baseline = text_box(text, scale)
     pad = max(2, round(height * 0.3))
     box_w, box_h = width + 2 * pad, height + baseline + 2 * pad
-    x = int(min(max(x, 0), max(0, image.shape[1] - box_w)))
-    y = int(min(max(y, 0), max(0, image.shape[0] - box_h)))
+    x, y = label_corner(image, x, y, box_w, box_h)
     cv2.rectangle(image, (x, y), (x + box_w - 1, y + box_h - 1), background, cv2.FILLED)
     cv2.putText(image, text, (x + pad, y + pad + height), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 foreground or text_colour_on(background), _thickness(scale), cv2.LINE_AA)
     return box_w, box_h
+
+
+def label_corner(image: np.ndarray, x: int, y: int, box_w: int, box_h: int) -> tuple[int, int]:
+    """Where a label box meant for (x, y) goes: moved inside the image where it fits."""
+    return int(min(max(x, 0), max(0, image.shape[1] - box_w))), int(min(max(y, 0), max(0, image.shape[0] - box_h)))
+
+
+def label_size(text: str, scale: float) -> tuple[int, int]:
+    """(width, height) of put_label's box for `text`."""
+    width, height, baseline = text_box(text, scale)
+    pad = max(2, round(height * 0.3))
+    return width + 2 * pad, height + baseline + 2 * pad
 
 
 def label_height(scale: float) -> int:
@@ -87,8 +98,9 @@ def fit_text(text: str, scale: float, max_width: int) -> str:
     return text + "..." if text else ""
 
 
-def draw_faces(frame: np.ndarray, faces: Sequence[Face], show_boxes: bool = True) -> np.ndarray:
-    """A copy of `frame` with a box and a "person N is LABEL P%" label per face."""
+def draw_faces(frame: np.ndarray, faces: Sequence[Face], show_boxes: bool = True, put=put_label) -> np.ndarray:
+    """A copy of `frame` with a box and a "person N is LABEL P%" label per face; `put` draws
+    each label (put_label, or a render.labels.LabelCache's, which draws the same pixels)."""
     import cv2
 
     check_image(frame)
@@ -103,7 +115,7 @@ def draw_faces(frame: np.ndarray, faces: Sequence[Face], show_boxes: bool = True
         cv2.rectangle(out, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), colour, line)
         # above the box when there is room, otherwise just inside its top edge
         above = box.y - label_height(scale)
-        put_label(out, face_caption(face), box.x, above if above >= 0 else box.y + line, scale, colour)
+        put(out, face_caption(face), box.x, above if above >= 0 else box.y + line, scale, colour)
     return out
 
 
