@@ -1,0 +1,76 @@
+"""Forced alignment of script lines on espeak-ng speech placed at known times in noise."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import wave
+
+import numpy as np
+import pytest
+
+from acting_mirror.audio.align import align_lines
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (.ci/run installs it)")
+
+RATE = 22050
+LINES = ("You never listen to me", "This line is never spoken", "I am tired of waiting for you",
+         "Tomorrow we leave the city")
+# (line index, voice, words per minute, start second); line 1 is skipped
+SPOKEN = ((0, "en-us", 160, 1.0), (2, "en+f3", 185, 4.5), (3, "en", 140, 8.0))
+
+
+def speak(text: str, voice: str, wpm: int, tmp_path) -> np.ndarray:
+    path = tmp_path / "line.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(path), text], check=True)
+    with wave.open(str(path)) as wav:
+        assert wav.getframerate() == RATE
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
+
+
+def speech_span(speech: np.ndarray) -> tuple[float, float]:
+    """True start/end of the speech in seconds: the first and last 10 ms frame above -40 dB of its peak."""
+    frames = speech[: len(speech) // 220 * 220].reshape(-1, 220)
+    rms = np.sqrt((frames**2).mean(axis=1))
+    loud = np.flatnonzero(rms > rms.max() * 0.01)
+    return loud[0] * 220 / RATE, (loud[-1] + 1) * 220 / RATE
+
+
+def make_take(tmp_path, snr_db: float):
+    take = np.zeros(RATE * 11, np.float32)
+    truth = {}
+    for index, voice, wpm, at in SPOKEN:
+        speech = speak(LINES[index], voice, wpm, tmp_path)
+        begin = int(at * RATE)
+        take[begin:begin + len(speech)] += speech
+        start, end = speech_span(speech)
+        truth[index] = (at + start, at + end)
+    speech_power = np.mean(np.concatenate([take[int(s * RATE):int(e * RATE)] for s, e in truth.values()]) ** 2)
+    noise = np.random.default_rng(7).normal(0, np.sqrt(speech_power / 10 ** (snr_db / 10)), len(take))
+    return (take + noise).astype(np.float32), truth
+
+
+@pytest.mark.parametrize("snr_db", [20, 10])
+def test_lines_are_timed_from_the_speech_and_the_skipped_line_is_not_spoken(tmp_path, snr_db):
+    take, truth = make_take(tmp_path, snr_db)
+    alignment = align_lines(LINES, take, RATE)
+    assert not alignment.lines[1].spoken
+    errors = []
+    for index, (start, end) in truth.items():
+        timing = alignment.lines[index]
+        assert timing.spoken, f"line {index} not found at {snr_db} dB"
+        errors += [abs(timing.start - start), abs(timing.end - end)]
+    if snr_db == 20:
+        assert np.median(errors) <= 0.10 and max(errors) <= 0.30, errors
+    else:
+        assert max(errors) <= 0.5, errors
+
+
+def test_unknown_words_are_skipped_with_a_notice(tmp_path):
+    take, truth = make_take(tmp_path, 20)
+    lines = list(LINES)
+    lines[3] = "Tomorrow we leave the city Zorblaxian"
+    alignment = align_lines(lines, take, RATE)
+    assert any("zorblaxian" in notice for notice in alignment.notices)
+    assert alignment.lines[3].spoken
+    assert abs(alignment.lines[3].start - truth[3][0]) <= 0.3
