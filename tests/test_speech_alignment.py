@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import wave
 
 import numpy as np
@@ -79,3 +80,49 @@ def test_unknown_words_are_skipped_with_a_notice(tmp_path):
     assert any("zorblaxian" in notice for notice in alignment.notices)
     assert alignment.lines[3].spoken
     assert abs(alignment.lines[3].start - truth[3][0]) <= 0.3
+
+
+def write_take_with_sound(path, sound: np.ndarray, fps: int = 10) -> None:
+    """An AVI of the demo face (MJPEG) with `sound` as its PCM audio track, both from time 0."""
+    import av
+
+    from acting_mirror.demo import synth_frames
+
+    seconds = len(sound) / RATE
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mjpeg", rate=fps)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuvj420p"
+        audio = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        for image in synth_frames("one", count=int(seconds * fps), size=(320, 240)):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(video.encode(None))
+        pcm = (np.clip(sound, -1, 1) * 32767).astype("<i2").reshape(1, -1)
+        for begin in range(0, pcm.shape[1], 4096):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, begin:begin + 4096]), format="s16",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = RATE, begin
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+
+
+def test_a_run_with_an_untimed_script_times_its_cues_from_the_take(tmp_path):
+    import json
+
+    take, truth = make_take(tmp_path, 20)
+    write_take_with_sound(tmp_path / "take.avi", take)
+    script = tmp_path / "untimed.yaml"
+    cues = "".join(f'  - line: "{line}"\n    emotion: neutral\n' for line in LINES)
+    script.write_text("title: untimed\ncues:\n" + cues)
+    run = subprocess.run([sys.executable, "-m", "acting_mirror", "--video", str(tmp_path / "take.avi"), "--script",
+                          str(script), "--report", str(tmp_path / "r"), "--output", str(tmp_path / "out.avi"),
+                          "--no-display"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "was not spoken" in run.stdout + run.stderr
+    cues = json.loads((tmp_path / "r" / "summary.json").read_text())["cues"]
+    assert [cue["timing"] for cue in cues] == ["speech", "not spoken", "speech", "speech"]
+    assert cues[1]["start"] is None and cues[1]["frames"] == 0
+    for index in (0, 2, 3):
+        assert abs(cues[index]["start"] - truth[index][0]) <= 0.3 and abs(cues[index]["end"] - truth[index][1]) <= 0.3
+        assert cues[index]["frames"] > 0
+    assert "not spoken" in (tmp_path / "r" / "report.html").read_text()
