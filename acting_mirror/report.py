@@ -174,6 +174,10 @@ def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
     fps = previous.get("fps") if isinstance(previous.get("fps"), (int, float)) and previous["fps"] > 0 else None
     fps = float(fps) if fps else fps_from_times(timeline.times)
     script = load_script(script_path, timeline.labels) if script_path else None
+    if script is not None and not script.timed:  # no sound here: the times the run heard the lines at
+        from acting_mirror.audio.cue_timing import time_script_from_summary
+
+        script = time_script_from_summary(script, previous.get("cues"))
     spans = _previous_spans(previous, script) if script is not None else None
     paths = {"csv": directory / TIMELINE_FILE}
     paths.update(_write_analysis(directory, timeline, fps, script, spans))

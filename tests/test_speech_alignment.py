@@ -126,3 +126,15 @@ def test_a_run_with_an_untimed_script_times_its_cues_from_the_take(tmp_path):
         assert abs(cues[index]["start"] - truth[index][0]) <= 0.3 and abs(cues[index]["end"] - truth[index][1]) <= 0.3
         assert cues[index]["frames"] > 0
     assert "not spoken" in (tmp_path / "r" / "report.html").read_text()
+    # a rebuild has no sound: it keeps the times the run heard the lines at
+    rebuild = subprocess.run([sys.executable, "-m", "acting_mirror", "report", str(tmp_path / "r"), "--script",
+                              str(script)], capture_output=True, text=True, timeout=120)
+    assert rebuild.returncode == 0, rebuild.stderr
+    rebuilt = json.loads((tmp_path / "r" / "summary.json").read_text())["cues"]
+    assert [(cue["timing"], cue["start"], cue["frames"]) for cue in rebuilt] == \
+        [(cue["timing"], cue["start"], cue["frames"]) for cue in cues]
+    script.write_text(script.read_text() + '  - line: "A line never heard of"\n    emotion: happy\n')
+    rebuild = subprocess.run([sys.executable, "-m", "acting_mirror", "report", str(tmp_path / "r"), "--script",
+                              str(script)], capture_output=True, text=True, timeout=120)
+    assert rebuild.returncode != 0 and "Traceback" not in rebuild.stderr
+    assert "cue 5" in rebuild.stderr and "start and end" in rebuild.stderr

@@ -16,7 +16,9 @@ import numpy as np
 
 from acting_mirror.audio.align import align_lines
 from acting_mirror.errors import MirrorError
-from acting_mirror.script import Script
+from acting_mirror.script import Script, ScriptError
+
+SPEECH_TIMINGS = ("speech", "not spoken")
 
 
 class TakeAudioError(MirrorError):
@@ -41,6 +43,28 @@ def time_script_from_speech(script: Script, samples: np.ndarray, sample_rate: in
             log(f'script: cue {len(cues) + 1} ("{cue.line}") was not spoken in the take')
             cues.append(replace(cue, start=last_end, end=last_end, timing="not spoken"))
         last_end = max(last_end, cues[-1].end)
+    return replace(script, cues=tuple(cues))
+
+
+def time_script_from_summary(script: Script, previous_cues) -> Script:
+    """A report rebuild has no sound: untimed lines take the times the take's run found for the
+    same line (summary.json's cues, in order). ScriptError names a line it never timed."""
+    found = [cue for cue in previous_cues or () if isinstance(cue, dict) and cue.get("timing") in SPEECH_TIMINGS]
+    cues = []
+    for number, cue in enumerate(script.cues, start=1):
+        if cue.timed:
+            cues.append(cue)
+            continue
+        match = next((i for i, old in enumerate(found) if old.get("line") == cue.line), None)
+        if match is None:
+            raise ScriptError(f'cue {number} ("{cue.line}") has no start/end and the run did not time it from the '
+                              "take's speech; give it a start and end")
+        old, found = found[match], found[match + 1:]
+        if old["timing"] == "speech":
+            cues.append(replace(cue, start=float(old["start"]), end=float(old["end"]), timing="speech"))
+        else:
+            end = cues[-1].end if cues else 0.0
+            cues.append(replace(cue, start=end, end=end, timing="not spoken"))
     return replace(script, cues=tuple(cues))
 
 
