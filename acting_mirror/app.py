@@ -528,8 +528,12 @@ class MirrorApp:
             fps, spans = self.report_inputs()
             # timeline.csv is already on disk when it was streamed; written whole here otherwise
             streamed = self.timeline_file is not None and self.timeline_file.failure is None
+            from acting_mirror.audio.level import take_sound_level
+
+            level = take_sound_level(self.source)
             paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans,
-                                 write_timeline=not streamed)
+                                 write_timeline=not streamed,
+                                 sound_level=None if level is None else (level.times, level.db))
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
 
     def report_inputs(self) -> tuple[float, list | None]:

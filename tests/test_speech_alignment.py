@@ -7,6 +7,7 @@ import subprocess
 import sys
 import wave
 
+import cv2
 import numpy as np
 import pytest
 
@@ -82,6 +83,11 @@ def test_unknown_words_are_skipped_with_a_notice(tmp_path):
     assert abs(alignment.lines[3].start - truth[3][0]) <= 0.3
 
 
+def sound_strip_columns(chart: np.ndarray) -> np.ndarray:
+    blue, green, red = (chart.astype(int)[..., i] for i in range(3))
+    return np.unique(np.nonzero((abs(red - 0x4A) < 12) & (abs(green - 0x6F) < 12) & (abs(blue - 0xA5) < 12))[1])
+
+
 def write_take_with_sound(path, sound: np.ndarray, fps: int = 10) -> None:
     """An AVI of the demo face (MJPEG) with `sound` as its PCM audio track, both from time 0."""
     import av
@@ -126,6 +132,8 @@ def test_a_run_with_an_untimed_script_times_its_cues_from_the_take(tmp_path):
         assert abs(cues[index]["start"] - truth[index][0]) <= 0.3 and abs(cues[index]["end"] - truth[index][1]) <= 0.3
         assert cues[index]["frames"] > 0
     assert "not spoken" in (tmp_path / "r" / "report.html").read_text()
+    chart = cv2.imread(str(tmp_path / "r" / "emotion_over_time.png"))
+    assert sound_strip_columns(chart).size > 0  # the take's sound under the lanes
     # a rebuild has no sound: it keeps the times the run heard the lines at
     rebuild = subprocess.run([sys.executable, "-m", "acting_mirror", "report", str(tmp_path / "r"), "--script",
                               str(script)], capture_output=True, text=True, timeout=120)
@@ -138,3 +146,24 @@ def test_a_run_with_an_untimed_script_times_its_cues_from_the_take(tmp_path):
                               str(script)], capture_output=True, text=True, timeout=120)
     assert rebuild.returncode != 0 and "Traceback" not in rebuild.stderr
     assert "cue 5" in rebuild.stderr and "start and end" in rebuild.stderr
+
+
+def test_batch_times_an_untimed_script_from_each_takes_speech(tmp_path):
+    import json
+
+    for snr_db in (20, 10):
+        take, _ = make_take(tmp_path, snr_db)
+        write_take_with_sound(tmp_path / f"take{snr_db}.avi", take)
+    script = tmp_path / "untimed.yaml"
+    script.write_text("title: untimed\ncues:\n" + "".join(f'  - line: "{line}"\n    emotion: neutral\n'
+                                                            for line in LINES))
+    run = subprocess.run([sys.executable, "-m", "acting_mirror", "batch", str(tmp_path / "take20.avi"),
+                          str(tmp_path / "take10.avi"), "--out", str(tmp_path / "out"), "--script", str(script),
+                          "--workers", "1"], capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stderr
+    summaries = sorted((tmp_path / "out").glob("*/summary.json"))
+    assert len(summaries) == 2
+    for path in summaries:
+        cues = json.loads(path.read_text())["cues"]
+        assert [cue["timing"] for cue in cues] == ["speech", "not spoken", "speech", "speech"], path
+    assert "timed by each take" in (tmp_path / "out" / "index.html").read_text()

@@ -24,3 +24,19 @@ def sound_level(samples: np.ndarray, sample_rate: int, window_s: float = 0.05, s
     rms = np.sqrt((windows**2).mean(axis=1)) if count else np.zeros(0)
     db = np.maximum(20 * np.log10(np.maximum(rms, 1e-12)), FLOOR_DB)
     return SoundLevel(start + np.arange(count) * size / sample_rate, db)
+
+
+def take_sound_level(source) -> SoundLevel | None:
+    """The loudness of a file or URL take's sound (None: live, or no readable sound), for its report."""
+    from acting_mirror.audio.cue_timing import TakeAudioError, read_take_audio
+
+    if source.live or source.media_path is None:
+        return None
+    try:
+        audio = read_take_audio(source.media_path)
+    except TakeAudioError:
+        return None  # the report stands without its sound strip
+    if audio is None:
+        return None
+    samples, sample_rate, offset_s = audio
+    return sound_level(samples, sample_rate, start=offset_s)
