@@ -167,3 +167,15 @@ def test_batch_times_an_untimed_script_from_each_takes_speech(tmp_path):
         cues = json.loads(path.read_text())["cues"]
         assert [cue["timing"] for cue in cues] == ["speech", "not spoken", "speech", "speech"], path
     assert "timed by each take" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_an_untimed_script_on_a_take_without_sound_is_one_clear_error(tmp_path):
+    from acting_mirror.demo import write_clip
+
+    write_clip(tmp_path / "silent.avi", count=10)
+    script = tmp_path / "untimed.yaml"
+    script.write_text('cues:\n  - line: "You never listen to me"\n    emotion: angry\n')
+    run = subprocess.run([sys.executable, "-m", "acting_mirror", "--video", str(tmp_path / "silent.avi"), "--script",
+                          str(script), "--output", "", "--no-display"], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "no sound to time them" in run.stderr
