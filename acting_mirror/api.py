@@ -165,6 +165,10 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
         script = _load_script(script, pipeline.labels)
         if opened is None:
             opened = open_source(source, config, log)
+        if script is not None and not script.timed:  # lines without start/end: timed by the take's speech
+            from acting_mirror.audio.cue_timing import time_script_for_source
+
+            script = time_script_for_source(script, opened, log)
         video = _make_video(opened, config)
         windows = progress_bar = app = timeline_file = None
         try:

@@ -597,15 +597,20 @@ class MirrorApp:
             fps, spans = self.report_inputs()
             # timeline.csv is already on disk when it was streamed; written whole here otherwise
             streamed = self.timeline_file is not None and self.timeline_file.failure is None
+            from acting_mirror.audio.level import take_sound_level
+
+            level = take_sound_level(self.source)
             paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans,
-                                 write_timeline=not streamed, profile=self.profile_summary())
+                                 write_timeline=not streamed, profile=self.profile_summary(),
+                                 sound_level=None if level is None else (level.times, level.db))
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
 
     def _add_sound(self) -> None:
         """A file's sound into the finished video (frame for frame the source's, from its first)."""
         media = getattr(self.source, "media_path", None)
-        if not (self.config.output.audio and media and self.summary.output_frames and not self.live
-                and self.video.fps):
+        # a local file only: a streamed URL is not fetched a second time, outside the checks it passed
+        if not (self.config.output.audio and media and Path(media).is_file() and self.summary.output_frames
+                and not self.live and self.video.fps):
             return
         from acting_mirror.audio.soundtrack import SoundtrackError, add_soundtrack
 

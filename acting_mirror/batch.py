@@ -868,7 +868,8 @@ def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequen
     if script is not None:
         parts.append("<h2>Best take per cue</h2>")
         for number, cue in enumerate(script.cues, start=1):
-            parts.append(f'<h3>Cue {number} ({_clock(cue.start)}-{_clock(cue.end)}): <span class="line">'
+            when = f"{_clock(cue.start)}-{_clock(cue.end)}" if cue.timed else "timed by each take's speech"
+            parts.append(f'<h3>Cue {number} ({e(when)}): <span class="line">'
                          f'"{e(cue.line)}"</span> - {e(" or ".join(cue.targets))}</h3>')
             found = best_for_cue(good, number)
             if found is None:

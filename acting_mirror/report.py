@@ -67,7 +67,8 @@ def score_cues(timeline: Timeline, script: Script, cue_spans: CueSpans | None = 
     seen = ~np.isnan(probabilities).any(axis=1)
     scores = []
     for number, cue in enumerate(script.cues, start=1):
-        spans = tuple(cue_spans[number - 1]) if cue_spans is not None else ((cue.start, cue.end),)
+        spoken = cue.timing != "not spoken"  # an untimed line not heard in the take has no time
+        spans = tuple(cue_spans[number - 1]) if cue_spans is not None else ((cue.start, cue.end),) if spoken else ()
         inside = np.zeros(len(times), bool)
         for start, end in spans:
             inside |= (times >= start) & (times < end)
@@ -80,8 +81,9 @@ def score_cues(timeline: Timeline, script: Script, cue_spans: CueSpans | None = 
         covered = sum(max(0.0, min(end, recorded[1]) - max(start, recorded[0])) for start, end in spans)
         scores.append({
             "number": number,
-            "start": cue.start,
-            "end": cue.end,
+            "start": cue.start if spoken else None,
+            "end": cue.end if spoken else None,
+            "timing": cue.timing,  # where start/end came from: script, speech or not spoken
             "line": cue.line,
             "target": list(cue.targets),
             "frames": frames,
@@ -140,16 +142,18 @@ def _rounded(cue: dict) -> dict:
 # -- writing -------------------------------------------------------------------
 def write_report(directory: str | Path, timeline: Timeline, fps: float, script: Script | None = None, *,
                  cue_spans: CueSpans | None = None, write_timeline: bool = True,
-                 profile: Mapping | None = None) -> dict[str, Path]:
+                 profile: Mapping | None = None,
+                 sound_level: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Path]:
     """Write timeline.csv, summary.json, report.html and the PNG charts into `directory`
     (created if needed). Returns their paths by kind: csv, summary, html, over_time_png, polar_png.
-    write_timeline=False: timeline.csv is already there (streamed during the run)."""
+    write_timeline=False: timeline.csv is already there (streamed during the run).
+    sound_level: the take's (times_s, dBFS), drawn as a strip under the emotion lanes."""
     directory = Path(directory)
     make_folder(directory, "the report", ReportError)
     check_report_outputs(directory)
     csv_path = directory / TIMELINE_FILE
     paths = {"csv": timeline.write_csv(csv_path) if write_timeline else csv_path}
-    paths.update(_write_analysis(directory, timeline, fps, script, cue_spans, profile))
+    paths.update(_write_analysis(directory, timeline, fps, script, cue_spans, profile, sound_level))
     return paths
 
 
@@ -178,6 +182,10 @@ def rebuild_report(directory: str | Path, script_path: str | Path | None = None,
     fps = previous.get("fps") if isinstance(previous.get("fps"), (int, float)) and previous["fps"] > 0 else None
     fps = float(fps) if fps else fps_from_times(timeline.times)
     script = load_script(script_path, timeline.labels) if script_path else None
+    if script is not None and not script.timed:  # no sound here: the times the run heard the lines at
+        from acting_mirror.audio.cue_timing import time_script_from_summary
+
+        script = time_script_from_summary(script, previous.get("cues"))
     spans = _previous_spans(previous, script) if script is not None else None
     paths = {"csv": directory / TIMELINE_FILE}
     profile = previous.get("profile") if isinstance(previous.get("profile"), dict) else None
@@ -244,7 +252,8 @@ def _previous_spans(previous: dict, script: Script) -> list[list[tuple[float, fl
 
 
 def _write_analysis(directory: Path, timeline: Timeline, fps: float, script: Script | None,
-                    cue_spans: CueSpans | None, profile: Mapping | None = None) -> dict[str, Path]:
+                    cue_spans: CueSpans | None, profile: Mapping | None = None,
+                    sound_level=None) -> dict[str, Path]:
     import cv2
 
     from acting_mirror.render.graph import emotion_distribution_chart, emotion_over_time_chart
@@ -256,7 +265,7 @@ def _write_analysis(directory: Path, timeline: Timeline, fps: float, script: Scr
 
     times, probabilities, shown = timeline.person_series(0)
     over_time = emotion_over_time_chart(times, probabilities, shown, timeline.labels, fps=fps,
-                                        cue_spans=_cue_shading(summary.get("cues", ())))
+                                        cue_spans=_cue_shading(summary.get("cues", ())), sound_level=sound_level)
     seen = probabilities[~np.isnan(probabilities).any(axis=1)]
     polar = emotion_distribution_chart(summary["emotion_share"], seen.mean(axis=0) if len(seen) else None,
                                        timeline.labels)
@@ -323,12 +332,12 @@ def render_html(summary: Mapping, over_time_png: bytes, polar_png: bytes) -> str
         parts += _score_html(summary, cues)
         parts += _work_on_html(cues)
         parts.append("<h2>Cues</h2>")
-        parts.append("<table><tr><th>#</th><th>time</th><th>line</th><th>target</th><th>played</th>"
+        parts.append("<table><tr><th>#</th><th>time</th><th>timed by</th><th>line</th><th>target</th><th>played</th>"
                      "<th>on target</th><th>no face</th><th>mean target probability</th><th>mostly shown</th></tr>")
         for cue in cues:
             reached = bool(cue["frames"])
             parts.append(f'<tr><td class="num">{cue["number"]}</td>'
-                         f'<td class="num">{_clock(cue["start"])}-{_clock(cue["end"])}</td>'
+                         f'<td class="num">{_cue_time_html(cue)}</td><td>{e(cue.get("timing", "script"))}</td>'
                          f'<td class="line">{e(cue["line"])}</td><td>{e(", ".join(cue["target"]))}</td>'
                          f'<td class="num">{_played_html(cue)}</td>'
                          f'<td class="num">{_percent(cue["on_target_fraction"]) if reached else ""}</td>'
@@ -400,6 +409,12 @@ def _work_on_html(cues: Sequence[Mapping]) -> list[str]:
     else:
         parts.append("<p>No cue was reached in this recording.</p>")
     return parts
+
+
+def _cue_time_html(cue: Mapping) -> str:
+    if cue["start"] is None:
+        return '<span class="unplayed">not spoken</span>'
+    return f'{_clock(cue["start"])}-{_clock(cue["end"])}'
 
 
 def _played_html(cue: Mapping) -> str:

@@ -42,10 +42,18 @@ class Cue:
     end: float
     line: str
     targets: tuple[str, ...]     # acceptable emotions, model display names
+    # where start/end come from: "script" (typed), "speech" (aligned to the take's audio),
+    # "not spoken" (an untimed line not heard: a zero-length cue that is never active),
+    # or "untimed" (no times yet: the take's speech must time it before it plays)
+    timing: str = "script"
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def timed(self) -> bool:
+        return self.timing != "untimed"
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,11 @@ class Script:
     @property
     def end(self) -> float:
         return self.cues[-1].end if self.cues else 0.0
+
+    @property
+    def timed(self) -> bool:
+        """False while some line left out start/end and has not been timed from the speech."""
+        return all(cue.timed for cue in self.cues)
 
 
 # -- loading -----------------------------------------------------------------
@@ -86,13 +99,14 @@ def parse_script(data, labels: Sequence[str], where: str = "script", default_tit
     if not isinstance(raw_cues, list):
         raise ScriptError(f"{where}: 'cues' must be a list of cues")
     cues = [_parse_cue(raw, number, labels, where) for number, raw in enumerate(raw_cues, start=1)]
-    for number, (before, after) in enumerate(itertools.pairwise(cues), start=2):
+    timed = [(number, cue) for number, cue in enumerate(cues, start=1) if cue.timed]
+    for (before_number, before), (number, after) in itertools.pairwise(timed):
         if after.start < before.end:
             if after.end > before.start:
                 raise ScriptError(f"{where}: {_name(number, after.line)} ({_span(after)}) overlaps "
-                                  f"{_name(number - 1, before.line)} ({_span(before)})")
+                                  f"{_name(before_number, before.line)} ({_span(before)})")
             raise ScriptError(f"{where}: {_name(number, after.line)} ({_span(after)}) comes before "
-                              f"{_name(number - 1, before.line)} ({_span(before)}); list cues in time order")
+                              f"{_name(before_number, before.line)} ({_span(before)}); list cues in time order")
     return Script(str(title), tuple(cues))
 
 
@@ -105,6 +119,11 @@ def _parse_cue(raw, number: int, labels: Sequence[str], where: str) -> Cue:
     if unknown:
         raise ScriptError(f"{where}: {name}: unknown key {', '.join(unknown)} (known: {', '.join(CUE_KEYS)})")
     missing = [key for key in CUE_KEYS if raw.get(key) is None]
+    if set(missing) == {"start", "end"}:  # a line to be timed from the take's speech
+        if isinstance(line, bool) or not isinstance(line, (str, int, float)) or not str(line).strip():
+            raise ScriptError(f"{where}: {name}: 'line' must be text (an untimed line is timed by its words)")
+        targets = _parse_targets(raw["emotion"], labels, f"{where}: {name}")
+        return Cue(math.nan, math.nan, str(line).strip(), targets, timing="untimed")
     if missing:
         raise ScriptError(f"{where}: {name}: missing {', '.join(missing)}")
     if isinstance(line, bool) or not isinstance(line, (str, int, float)):
@@ -206,6 +225,9 @@ class CuePlayer:
     def __init__(self, script: Script, manual: bool = False):
         if not script.cues:
             raise ScriptError("a script needs at least one cue")
+        if not script.timed:
+            raise ScriptError("the script has lines without start/end, and this take has no sound to time them "
+                              "from; give every line a start and end")
         self.script = script
         self.manual = manual
         self._starts = [cue.start for cue in script.cues]

@@ -76,7 +76,7 @@ class Source:
     live: bool = False
     total_frames: int | None = None
     is_image: bool = False
-    media_path: str | None = None
+    media_path: str | None = None  # a file or stream URL the take's sound can be read from
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -124,10 +124,12 @@ class VideoSource(Source):
     """
 
     def __init__(self, capture, first_image: np.ndarray, name: str, *, fps_hint: float | None = None,
-                 total_hint: int | None = None, cleanup: Callable[[], None] | None = None, stream: bool = False):
+                 total_hint: int | None = None, cleanup: Callable[[], None] | None = None, stream: bool = False,
+                 media_path: str | None = None):
         import cv2
 
         self.name = name
+        self.media_path = media_path
         self._capture = capture
         self._first_image: np.ndarray | None = first_image
         self._cleanup = cleanup
@@ -229,9 +231,7 @@ def open_video(path: str | Path) -> Source:
     opened = _open_capture(str(path))
     if opened is None:
         raise SourceError(f"{path} is not a video OpenCV can read")
-    source = VideoSource(*opened, path.name)
-    source.media_path = str(path)
-    return source
+    return VideoSource(*opened, path.name, media_path=str(path))
 
 
 # -- URLs -----------------------------------------------------------------
@@ -412,7 +412,8 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         capture, _ = opened
         return BroadcastSource(capture, name, capture_rate(capture, fps_hint))
     if opened is not None:
-        return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True)
+        return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True,
+                           media_path=stream_url)
     if info.get("is_live"):  # a broadcast going on cannot be downloaded first
         raise SourceError(f"cannot open the live broadcast {name}")
 
@@ -426,10 +427,8 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    source = VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint,
-                         cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
-    source.media_path = str(path)
-    return source
+    return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, media_path=str(path),
+                       cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
 
 
 # -- live feeds: cameras and RTSP streams ---------------------------------

@@ -173,12 +173,15 @@ class ThrottledGraph:
 
 def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], labels: Sequence[str],
                             size: tuple[int, int] = (960, 460), fps: float = 0.0,
-                            cue_spans: Sequence[tuple[float, float, str, str]] = ()) -> np.ndarray:
+                            cue_spans: Sequence[tuple[float, float, str, str]] = (),
+                            sound_level: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Person 0 over time -> BGR: one lane per emotion, each filled up to its probability
     on its own 0-100% scale (so an emotion that stays low still reads: it is not squashed
     under the strongest one; gaps where there was no face), a strip of the label shown on
     screen below, and, with `cue_spans` ((start_s, end_s, colour, text) each), a row of
-    numbered cue bands above. The strip's legend lists only the labels it shows."""
+    numbered cue bands above. The strip's legend lists only the labels it shows. With
+    `sound_level` ((times_s, dBFS) arrays) a sound strip at the bottom shows when the take
+    was loud, so the lines read against the face."""
     from matplotlib.patches import Patch
 
     labels = tuple(labels)
@@ -189,12 +192,13 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
     colours = emotion_colours(labels)
     colour_of = dict(zip(labels, colours, strict=True))
     figure, canvas = _new_figure(size)
-    ratios = (0.6 if cue_spans else 0.001, 10, 0.7)
-    grid = figure.add_gridspec(3, 1, height_ratios=ratios, hspace=0.1, left=0.1, right=0.84, top=0.91,
+    ratios = (0.6 if cue_spans else 0.001, 10, 0.7, 1.2 if sound_level is not None else 0.001)
+    grid = figure.add_gridspec(4, 1, height_ratios=ratios, hspace=0.1, left=0.1, right=0.84, top=0.91,
                                bottom=0.11)
-    cue_axes, lane_axes, strip_axes = (figure.add_subplot(grid[i]) for i in range(3))
+    cue_axes, lane_axes, strip_axes, sound_axes = (figure.add_subplot(grid[i]) for i in range(4))
     lane_axes.sharex(strip_axes)
     cue_axes.sharex(strip_axes)
+    sound_axes.sharex(strip_axes)
 
     period = 1.0 / fps if fps > 0 else (float(np.median(np.diff(times))) if len(times) > 1 else 1.0)
     left = float(times[0]) if len(times) else 0.0
@@ -246,8 +250,13 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
     strip_axes.set_ylim(0, 1)
     strip_axes.set_yticks([])
     strip_axes.set_ylabel("shown", rotation=0, ha="right", va="center", fontsize=9)
-    strip_axes.set_xlabel("time (s)", fontsize=9)
     strip_axes.tick_params(labelsize=8)
+    bottom_axes = draw_sound_strip(sound_axes, sound_level) if sound_level is not None else strip_axes
+    if sound_level is None:
+        sound_axes.set_visible(False)
+    else:
+        strip_axes.tick_params(labelbottom=False)
+    bottom_axes.set_xlabel("time (s)", fontsize=9)
     figure.text(0.1, 0.955, "Emotions of person 0 over time (each lane 0-100%)", fontsize=11, va="bottom")
 
     handles = [Patch(color=colour_of[label], label=label) for label in labels if label in runs]
@@ -258,6 +267,21 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
                           fontsize=8, title="shown", title_fontsize=8)
     canvas.draw()
     return _canvas_to_bgr(canvas, check_size(size))
+
+
+def draw_sound_strip(sound_axes, sound_level: tuple[np.ndarray, np.ndarray], floor_db: float = -60.0):
+    """The take's loudness as a filled envelope from `floor_db` to 0 dBFS; returns the axes."""
+    times, db = (np.asarray(values, float).reshape(-1) for values in sound_level)
+    if len(times) != len(db):
+        raise RenderError(f"sound strip: {len(times)} times but {len(db)} levels")
+    if len(times):
+        sound_axes.fill_between(times, floor_db, np.clip(db, floor_db, 0.0), step="post", color="#4a6fa5",
+                                linewidth=0)
+    sound_axes.set_ylim(floor_db, 0.0)
+    sound_axes.set_yticks([])
+    sound_axes.set_ylabel("sound", rotation=0, ha="right", va="center", fontsize=9)
+    sound_axes.tick_params(labelsize=8)
+    return sound_axes
 
 
 def draw_cue_bands(cue_axes, lane_axes, cue_spans: Sequence[tuple[float, float, str, str]], left: float,

@@ -84,6 +84,8 @@ def _add_train(sub, distill: bool = False) -> None:
     p.add_argument("--target", choices=TARGETS, default=defaults.target,
                    help="label: FER-2013's single label; majority: the FER+ majority of 10 annotators (one-hot); "
                         "votes: cross-entropy against the FER+ vote distribution (needs a file with vote columns)")
+    p.add_argument("--label-weight", type=float, default=defaults.label_weight,
+                   help="target votes: this share of each face's target is FER-2013's own label (0: votes only)")
     p.add_argument("--exclude", default="", help="comma list of classes to leave out, e.g. disgust")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=defaults.threads, help="TensorFlow threads (0: all cores)")
@@ -112,6 +114,7 @@ def _run_train(args) -> int:
         alpha=getattr(args, "alpha", TrainConfig.alpha),
         teacher_copies=getattr(args, "teacher_copies", TrainConfig.teacher_copies),
         target=getattr(args, "target", TrainConfig.target),
+        label_weight=getattr(args, "label_weight", TrainConfig.label_weight),
     )
     if args.resume:
         ignored = _ignored_on_resume(args, config)

@@ -96,6 +96,7 @@ class TrainConfig:
     teacher_copies: int = 0           # distillation: 0 = the teacher labels the clean rows; K = K augmented
                                       # copies of each row, each labelled as it is (consistent teaching)
     target: str = "label"             # label | majority | votes (FER+; see the module docstring)
+    label_weight: float = 0.0         # votes only: this share of each target is FER-2013's own label
     equalize: dict | None = None      # the equalize rule; None = derived from the training faces
 
     def validate(self) -> None:
@@ -124,6 +125,8 @@ class TrainConfig:
         if self.target != "label" and (self.exclude or self.teacher):
             raise ValueError(f"target {self.target} keeps all 7 emotions and takes no teacher: "
                              "--exclude and distillation train on single labels")
+        if not 0.0 <= self.label_weight <= 1.0 or (self.label_weight and self.target != "votes"):
+            raise ValueError("label weight must be in [0, 1], and is for target votes only")
         if self.focal_gamma < 0:
             raise ValueError(f"focal gamma {self.focal_gamma} must be 0 or more")
         if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:
@@ -267,21 +270,24 @@ def equalize_rule(images: np.ndarray) -> dict:
             "mean_above": round(float(np.percentile(means, high)), 1)}
 
 
-def targets_of(data: Dataset, target: str, num_classes: int) -> np.ndarray:
-    """The training target of each row: one-hot labels, or (FER+) the vote distribution."""
+def targets_of(data: Dataset, target: str, num_classes: int, label_weight: float = 0.0) -> np.ndarray:
+    """The training target of each row: one-hot labels, or (FER+) the vote distribution, mixed
+    with `label_weight` of the row's own label."""
+    one_hot = np.eye(num_classes, dtype=np.float32)[data.labels]
     if target == "votes":
-        return vote_distribution(data.votes)
-    return np.eye(num_classes, dtype=np.float32)[data.labels]
+        return (1.0 - label_weight) * vote_distribution(data.votes) + label_weight * one_hot
+    return one_hot
 
 
 def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, shuffle: bool, seed: int,
-                 soft_targets: np.ndarray | None = None, threads: int = 0, target: str = "label"):
+                 soft_targets: np.ndarray | None = None, threads: int = 0, target: str = "label",
+                 label_weight: float = 0.0):
     """Batches of (input, target). With `soft_targets` (distillation) a target row is the
     one-hot label followed by the teacher's softened probabilities (2 x num_classes)."""
     import tensorflow as tf
 
     x = to_model_input(data.images)
-    y = targets_of(data, target, num_classes)
+    y = targets_of(data, target, num_classes, label_weight)
     if soft_targets is not None:
         y = np.concatenate([y, soft_targets.astype(np.float32)], axis=1)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
@@ -457,15 +463,16 @@ def _class_names(excluded: list[str]) -> tuple[list[int], list[str]]:
 
 def to_vote_target(data: Dataset, target: str, split: str, validation: bool) -> Dataset:
     """FER+ rows for `target`: the faces trained on (see votes_trainable; "majority" and
-    validation: only faces with a majority), each labelled with its majority (or, without
-    one, its top emotion), which the accuracy metric reads."""
+    validation: only faces with a majority). Validation rows and "majority" rows are labelled
+    with their majority (what the accuracy metric then reads); "votes" rows keep FER-2013's
+    own label (mixed into the target with `label_weight`)."""
     if data.votes is None:
         raise DatasetError(f"{data.source}: split {split} has no FER+ vote columns; target {target} needs them")
     majority = majority_labels(data.votes)
-    keep = majority >= 0 if validation or target == "majority" else votes_trainable(data.votes)
-    kept = data.subset(keep)
-    labels = np.where(majority[keep] >= 0, majority[keep], vote_distribution(kept.votes).argmax(axis=1))
-    return replace(kept, labels=labels.astype(np.int64))
+    if validation or target == "majority":
+        kept = data.subset(majority >= 0)
+        return replace(kept, labels=majority[majority >= 0].astype(np.int64))
+    return data.subset(votes_trainable(data.votes))
 
 
 def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str], dict]:
@@ -555,7 +562,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
             soft_train = soften(teacher_probabilities(config.teacher, train_data, labels,
                                                       threads=config.threads or 2), config.temperature)
         train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
-                                soft_train, config.threads, config.target)
+                                soft_train, config.threads, config.target, config.label_weight)
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed, soft_val, config.threads)
 
     model = build(config.architecture, num_classes=num_classes, width=config.width)
