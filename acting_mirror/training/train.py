@@ -198,7 +198,7 @@ def _jpeg_layer(seed: int):
 def _far_layer(seed: int):
     """A face far from the camera: half the faces shrunk to 16-32 px across (area-averaged, as a
     camera and the app's INTER_AREA shrink do) and enlarged back, so they keep only that much
-    detail. The robustness probe's largest drop (model card, "Faces as a camera gives them")."""
+    detail. The robustness probe's largest drop (docs/experiments/models.md, "Faces as a camera gives them")."""
     import keras
     import tensorflow as tf
 
@@ -418,7 +418,7 @@ def _loss(config: TrainConfig, num_classes: int):
     if config.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     if config.loss == "focal":
-        # alpha 1: no class weighting (measured not to help the weak classes, see the model card),
+        # alpha 1: no class weighting (measured not to help the weak classes, see docs/experiments/models.md),
         # so gamma 0 is exactly cross-entropy
         return keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=config.focal_gamma,
                                                          label_smoothing=config.label_smoothing)
