@@ -13,8 +13,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from cameras import FaceCamera
-from videos import read_video
+from helpers import FaceCamera, read_video
 
 from acting_mirror import analyze, demo
 from acting_mirror.api import Analysis

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_cli import SIZE, assert_one_line_error, read_timeline, run_cli, video_info
+from helpers import SIZE, assert_one_line_error, read_timeline, run_cli, video_info
 
 from acting_mirror import demo
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from test_cli import run_cli, video_info
+from helpers import run_cli, video_info
 
 from acting_mirror import demo
 from acting_mirror.cli import build_parser

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from test_cli import SIZE, assert_one_line_error, run_cli, video_info
+from helpers import SIZE, assert_one_line_error, run_cli, video_info
 
 from acting_mirror import demo
 from acting_mirror.config import ConfigError, load_config

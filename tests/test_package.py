@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from videos import read_video
+from helpers import read_video
 
 import acting_mirror
 
