@@ -21,6 +21,9 @@ from acting_mirror.app import StopReason
 from acting_mirror.script import ScriptError, parse_script
 from acting_mirror.sources import SourceError, open_demo
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENE = ROOT / "examples" / "scene.yaml"
 SIZE = (480, 360)  # the demo layout's second, smaller face is found at this size

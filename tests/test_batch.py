@@ -26,6 +26,9 @@ from acting_mirror.batch import (
     take_names,
 )
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 TAKES = {"one": "one", "leave": "leave", "two": "two"}  # take name -> demo scenario (different scores)
 REPORT_FILES = ("timeline.csv", "summary.json", "report.html", "take.json")
 

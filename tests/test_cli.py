@@ -19,6 +19,9 @@ from rtsp_server import RtspServer
 
 from acting_mirror import demo
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:

@@ -18,6 +18,9 @@ from helpers import SIZE, assert_one_line_error, read_timeline, run_cli, video_i
 
 from acting_mirror import demo
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
 PR_CAPBSET_DROP = 24
 

@@ -11,6 +11,9 @@ from helpers import run_cli, video_info
 from acting_mirror import demo
 from acting_mirror.cli import build_parser
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def rolled_clip(tmp_path_factory):

@@ -19,6 +19,9 @@ from helpers import SIZE, assert_one_line_error, run_cli, video_info
 from acting_mirror import demo
 from acting_mirror.config import ConfigError, load_config
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 MAX_ERROR_CHARS = 300  # the issue: about 300 characters an error line
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,6 +19,9 @@ from helpers import read_video
 
 import acting_mirror
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "acting_mirror"
 # what a wheel is built from (pyproject's readme and licence-files included)

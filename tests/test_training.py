@@ -32,6 +32,9 @@ from acting_mirror.training.export import face_crops
 from acting_mirror.training.train import AUGMENTATIONS, EQUALIZE_UNLIKE_FER
 from acting_mirror.views import DEFAULT_VIEWS, View
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
 # small, fast and single-threaded: the machine is shared with real training runs
 TINY = ["--arch", "mini_xception", "--width", "0.25", "--batch-size", "16", "--no-augment",
