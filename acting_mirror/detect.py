@@ -3,7 +3,7 @@
 Both return `Detection`s in full-resolution frame pixels, largest first, whose box is
 framed the way FER-2013 frames a face (the framing every shipped model was trained on):
 a Haar box matches it as it is; a YuNet box is tighter and is mapped to it by a
-calibrated framing (see the model card, "Crop framing"). Crops for the classifier are
+calibrated framing (see docs/experiments/models.md, "Crop framing"). Crops for the classifier are
 cut from the full-resolution grayscale frame, so shrinking or letterboxing for
 detection costs no classification detail.
 """
@@ -20,7 +20,7 @@ from acting_mirror.errors import MirrorError
 from acting_mirror.types import Box, Detection
 
 # YuNet box -> FER-2013 framing, fitted on the 2,565 FER-2013 PublicTest faces (upscaled 4x,
-# padded) where both detectors fire, against each face's own 48x48 frame (models/README.md,
+# padded) where both detectors fire, against each face's own 48x48 frame (docs/experiments/models.md,
 # "Crop framing"): a square centred on the box centre moved up by 0.018 of the box height,
 # whose side is 1.158 times the mean of the box's width and height. (Haar's box, as it is,
 # covers 0.98 of that frame; YuNet's box is narrower, 0.78 as wide as tall.)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterable
 
+from acting_mirror.errors import MirrorError
+
 TRAIN = "train"
 CLUSTER = "cluster"
 
@@ -20,7 +22,7 @@ EXTRA_MODULES: dict[str, dict[str, str]] = {
 }
 
 
-class MissingExtra(ImportError):
+class MissingExtra(MirrorError, ImportError):
     """An optional extra that is not installed; the message is one line saying what to install."""
 
 

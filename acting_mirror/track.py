@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from acting_mirror.config import TrackingConfig
+from acting_mirror.errors import MirrorError
 from acting_mirror.types import Box, Face
 
 MAIN_PERSON = 0
@@ -30,7 +31,7 @@ CENTRE_SHIFT_LIMIT = 0.75
 SIZE_RATIO_LIMIT = 2.0
 
 
-class TrackingError(ValueError):
+class TrackingError(MirrorError, ValueError):
     """Detections and probabilities that do not fit together or do not fit the labels."""
 
 

@@ -32,6 +32,17 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped in CI, where a skip counts as a failure: {reason}"
 
 
+DISPLAY_FIXTURES = {"xvfb_server", "xvfb_display"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that uses the Xvfb fixtures is a window test: marked `display`, so the fast subset
+    (`-m "not slow and not display"`) leaves it out without each test saying so."""
+    for item in items:
+        if DISPLAY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.display)
+
+
 # -- X display ------------------------------------------------------------
 
 

@@ -24,6 +24,9 @@ from acting_mirror.training.data import (
 )
 from acting_mirror.training.export import face_crops
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 
 def splits_of_faces() -> dict[str, Dataset]:
     """Real face crops (the demo's face, shifted, zoomed, lit differently), 8 a class in

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import cv2
 import pytest
-from cameras import FaceCamera
-from videos import read_video
+from helpers import FaceCamera, read_video
 
 from acting_mirror import analyze, demo
 from acting_mirror.api import Analysis
 from acting_mirror.app import StopReason
 from acting_mirror.script import ScriptError, parse_script
 from acting_mirror.sources import SourceError, open_demo
+
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENE = ROOT / "examples" / "scene.yaml"

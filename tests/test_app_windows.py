@@ -25,8 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cameras import FaceCamera
-from videos import read_video
+from helpers import FaceCamera, read_video
 from xutil import close_window, press, require_xdotool, visible_windows, wait_until, x_connection, xdotool
 
 from acting_mirror import demo
@@ -270,7 +269,7 @@ def test_camera_recording_plays_at_wall_clock_speed(display, tmp_path, graph):
                                                                os.environ.get("PYTHONPATH"))))}
     environment.pop("WAYLAND_DISPLAY", None)
     arguments = [str(tmp_path / "camera.avi"), "5", "--details"] + (["--graph"] if graph else [])
-    result = subprocess.run([sys.executable, str(Path(__file__).parent / "cameras.py"), *arguments],
+    result = subprocess.run([sys.executable, str(Path(__file__).parent / "helpers.py"), *arguments],
                             capture_output=True, text=True, timeout=180, env=environment)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import SCENE, SIZE, run_cli
 
 from acting_mirror import demo
 from acting_mirror.batch import (
@@ -25,17 +26,11 @@ from acting_mirror.batch import (
     take_names,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENE = ROOT / "examples" / "scene.yaml"
-SIZE = (320, 240)
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 TAKES = {"one": "one", "leave": "leave", "two": "two"}  # take name -> demo scenario (different scores)
 REPORT_FILES = ("timeline.csv", "summary.json", "report.html", "take.json")
-
-
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "acting_mirror", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=environment)
 
 
 def read_index(path: Path) -> dict[str, dict[str, str]]:

@@ -215,7 +215,7 @@ def test_the_c_key_records_a_profile_live_and_applies_it(model, xvfb_display, tm
     import threading
     import time
 
-    from cameras import FaceCamera
+    from helpers import FaceCamera
     from xutil import press, require_xdotool, visible_windows, wait_until, x_connection
 
     from acting_mirror.config import Config

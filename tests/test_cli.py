@@ -3,7 +3,6 @@ real output files. Each run is a subprocess, as a user would start it."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -15,42 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import ROOT, SIZE, assert_one_line_error, read_timeline, run_cli, video_info
 from rtsp_server import RtspServer
-from videos import read_video
 
 from acting_mirror import demo
 
-ROOT = Path(__file__).resolve().parent.parent
-SIZE = (320, 240)
-
-
-def run_cli(*args: str, cwd: Path, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
-    # headless unless the test gives a display
-    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3",
-                   **(env or {})}
-    return subprocess.run([sys.executable, "-m", "acting_mirror", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=environment)
-
-
-def video_info(path: Path) -> tuple[int, tuple[int, int], float, list[np.ndarray]]:
-    frames, fps, size = read_video(path)
-    return len(frames), size, fps, frames
-
-
-def read_timeline(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    # the one notice that may come before an error: which config file is in force
-    lines = [line for line in result.stderr.splitlines()
-             if line.strip() and "XNNPACK" not in line and not line.startswith("acting-mirror: settings from ")]
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word.lower() in lines[0].lower(), lines[0]
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

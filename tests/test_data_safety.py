@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from test_cli import SIZE, assert_one_line_error, read_timeline, run_cli, video_info
+from helpers import SIZE, assert_one_line_error, read_timeline, run_cli, video_info
 
 from acting_mirror import demo
+
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
 
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
 PR_CAPBSET_DROP = 24

@@ -155,7 +155,7 @@ def test_every_crowd_face_found_once(detectors, kind, scenario, size):
 def test_yunet_finds_the_demo_face_upright_and_rolled(detectors, degrees):
     """The astronaut photo itself, turned about her face: YuNet finds the one face in the
     same place, and its eye landmarks turn the same way (YuNet's landmarks under-report a
-    strong roll, see the model card)."""
+    strong roll, see docs/experiments/models.md)."""
     photo = demo.astronaut_bgr()
     x, y, w, h = demo.ASTRONAUT_FACE
     centre = (x + w / 2, y + h / 2)

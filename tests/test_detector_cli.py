@@ -6,10 +6,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from test_cli import run_cli, video_info
+from helpers import run_cli, video_info
 
 from acting_mirror import demo
 from acting_mirror.cli import build_parser
+
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from videos import read_video
+from helpers import read_video
 
 import acting_mirror
+
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "acting_mirror"

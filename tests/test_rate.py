@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import read_video
 
 from acting_mirror import demo
 from acting_mirror.app import MirrorApp, build_pipeline
@@ -14,7 +15,6 @@ from acting_mirror.sinks import SinkError, VideoSink
 from acting_mirror.threaded_sink import ThreadedSink
 from acting_mirror.types import Frame
 from tests.frame_numbers import frame_number, numbered_frames
-from tests.videos import read_video
 
 CROWD_SIZE = (640, 800)
 

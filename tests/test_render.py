@@ -263,7 +263,6 @@ def test_throttled_graph_redraws_only_when_due_and_shows_the_latest_data():
     final = graph.image(third, force=True)  # the last frame of a run is always drawn
     assert graph.redraws == 3
     np.testing.assert_array_equal(final, polar_chart(third, LABELS))
-    assert graph.last_draw_s < 0.2  # blitting: milliseconds, far under the redraw interval
 
 
 def test_emotion_over_time_chart():

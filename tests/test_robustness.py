@@ -27,6 +27,9 @@ from acting_mirror.training.robustness import (
     to_crop,
 )
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 SHIPPED = "acting_mirror/models/mirror_net.json"  # the faster shipped model keeps the tests quick
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from videos import read_video
+from helpers import read_video
 
 from acting_mirror.demo import synth_frames
 from acting_mirror.sinks import SinkError, VideoSink, save_snapshot

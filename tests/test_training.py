@@ -38,6 +38,9 @@ from acting_mirror.training.export import face_crops
 from acting_mirror.training.train import AUGMENTATIONS, TrainConfig, equalize_rule, prepare_splits
 from acting_mirror.views import DEFAULT_VIEWS, View
 
+# whole runs of the app or of training: not in the fast subset (-m "not slow")
+pytestmark = pytest.mark.slow
+
 PER_CLASS = {"Training": 6, "PublicTest": 3, "PrivateTest": 3}
 # small, fast and single-threaded: the machine is shared with real training runs
 TINY = ["--arch", "mini_xception", "--width", "0.25", "--batch-size", "16", "--no-augment",
@@ -310,7 +313,8 @@ def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, caps
 
 @pytest.mark.parametrize("kind", AUGMENTATIONS)
 def test_augmentations_keep_the_pixel_range(kind):
-    from acting_mirror.training.train import build_augmenter, to_model_input
+    from acting_mirror.training.augment import build_augmenter
+    from acting_mirror.training.train import to_model_input
 
     faces = to_model_input(face_crops(16, seed=4))
     augmented = np.asarray(build_augmenter([kind], seed=1)(faces, training=True))
@@ -324,7 +328,8 @@ def test_augmentations_keep_the_pixel_range(kind):
 
 
 def test_far_augmentation_leaves_about_half_the_faces_with_little_detail():
-    from acting_mirror.training.train import build_augmenter, to_model_input
+    from acting_mirror.training.augment import build_augmenter
+    from acting_mirror.training.train import to_model_input
 
     faces = to_model_input(face_crops(64, seed=6))
     augmented = np.asarray(build_augmenter(["far"], seed=2)(faces, training=True))
@@ -352,7 +357,7 @@ def test_warp_draws_the_geometric_changes_in_one_resampling():
     """A blob left of centre, moved by each augmentation: "warp" flips, shifts, turns and zooms
     it as "geometric" does (same shares, same spread). That it keeps faces sharper is
     tests/test_prepare.py's (a smooth blob has no detail to lose)."""
-    from acting_mirror.training.train import build_augmenter
+    from acting_mirror.training.augment import build_augmenter
 
     ys, xs = np.mgrid[:48, :48]
     blob = np.exp(-((xs - 14.0) ** 2 + (ys - 24.0) ** 2) / (2 * 2.0 ** 2)) * 2.0 - 1.0
@@ -429,7 +434,7 @@ def test_train_refuses_bad_runs_and_outputs(fer_csv, tmp_path, capsys):
 
 
 def test_focal_loss_matches_its_formula_and_discounts_easy_faces():
-    from acting_mirror.training.train import TrainConfig, _loss
+    from acting_mirror.training.train import TrainConfig, loss_for
 
     rng = np.random.default_rng(5)
     probabilities = rng.dirichlet(np.ones(7), size=6).astype(np.float32)
@@ -437,7 +442,7 @@ def test_focal_loss_matches_its_formula_and_discounts_easy_faces():
     p_true = (labels * probabilities).sum(axis=1)
 
     def per_face(config, y_true, y_pred):  # the loss of each face, before Keras averages them
-        return np.asarray(_loss(config, 7).call(y_true, y_pred))
+        return np.asarray(loss_for(config, 7).call(y_true, y_pred))
 
     for gamma in (0.0, 1.0, 2.0, 3.5):
         got = per_face(TrainConfig(data="", run_dir="", loss="focal", focal_gamma=gamma), labels, probabilities)

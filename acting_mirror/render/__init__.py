@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
 
-class RenderError(ValueError):
+
+class RenderError(MirrorError, ValueError):
     """An input a renderer cannot draw (wrong image shape or type, mismatched labels)."""
 
 

@@ -71,7 +71,7 @@ def _schedule_to_deadline(config, deadline: float, run_dir: Path):
     a high learning rate: after MEASURED_EPOCHS epochs the run's length becomes what fits, from
     the slowest of the measured steady epochs with a 20% margin, never more than asked. Only
     time decides it, before any accuracy counts; config.json records the length it ran.
-    The epoch times are `_epoch_timer`'s (epoch_seconds.json), which must come before this
+    The epoch times are `epoch_timer`'s (epoch_seconds.json), which must come before this
     callback in the list (it does: see train_portable)."""
     import keras
 
@@ -101,13 +101,13 @@ def train_portable(config, steps_per_execution: int = 1, verbose: int = 2, deadl
     import keras
 
     from acting_mirror.training.architectures import build
+    from acting_mirror.training.augment import build_augmenter
     from acting_mirror.training.train import (
-        _epoch_timer,
-        _loss,
-        _optimizer,
-        build_augmenter,
         configure_tensorflow,
+        epoch_timer,
         learning_rate_at,
+        loss_for,
+        optimizer_for,
         prepare_splits,
         to_model_input,
         training_sharpness,
@@ -132,14 +132,14 @@ def train_portable(config, steps_per_execution: int = 1, verbose: int = 2, deadl
     num_classes = len(labels)
     model = build(config.architecture, num_classes=num_classes, width=config.width)
     trainer = _trainer(model, build_augmenter(config.augment, config.seed))
-    trainer.compile(optimizer=_optimizer(config), loss=_loss(config, num_classes), metrics=["accuracy"],
+    trainer.compile(optimizer=optimizer_for(config), loss=loss_for(config, num_classes), metrics=["accuracy"],
                     steps_per_execution=steps_per_execution)
     one_hot = np.eye(num_classes, dtype=np.float32)
     callbacks = [
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []),
         _classifier_checkpoints(model, run_dir),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv")),
-        _epoch_timer(run_dir / "epoch_seconds.json"),
+        epoch_timer(run_dir / "epoch_seconds.json"),
         keras.callbacks.TerminateOnNaN(),
         _schedule_to_deadline(config, deadline, run_dir),
     ]

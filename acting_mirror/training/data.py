@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from acting_mirror.errors import MirrorError
+
 # FER-2013's label order as published (the CSV's `emotion` column), with the
 # display names the app shows. This is the dataset's definition; a trained
 # model's own label list is written to its metadata and read from there.
@@ -47,7 +49,7 @@ FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disg
 FERPLUS_COLUMN_OF_CLASS = (4, 5, 6, 1, 3, 2, 0)
 
 
-class DatasetError(ValueError):
+class DatasetError(MirrorError, ValueError):
     """Bad training or evaluation data; the message names the line or file."""
 
 

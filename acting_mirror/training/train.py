@@ -15,9 +15,7 @@ import json
 import math
 import os
 import platform
-import shlex
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +24,7 @@ import numpy as np
 
 from acting_mirror.metadata import ModelMetadata
 from acting_mirror.prepare import equalize_unlike
+from acting_mirror.training.augment import AUGMENTATIONS, build_augmenter
 from acting_mirror.training.data import (
     ALL_SPLITS,
     FER_CLASSES,
@@ -39,15 +38,10 @@ from acting_mirror.training.data import (
     vote_distribution,
     votes_trainable,
 )
-from acting_mirror.training.warp import one_warp_layer
 
 # focal: cross-entropy weighted by (1 - p_true)^gamma, so faces the network already reads well
 # count less and hard ones (restrained anger, scared vs sad) more (Lin et al. 2017)
 LOSSES = ("categorical_crossentropy", "focal", "mean_squared_error", "squared_hinge")
-# "light" (uneven lighting) and "jpeg" (compression artefacts) mimic the app's webcam crops,
-# with "blur" and "noise"; box jitter and small rolls are "geometric"'s shifts, zooms and rotations.
-# "warp" draws the same changes as "geometric" but resamples each face once, bicubic (sharper faces)
-AUGMENTATIONS = ("geometric", "warp", "noise", "brightness", "blur", "erasing", "light", "jpeg", "far")
 # Training input is pixel / 127.5 - 1, i.e. [-1, 1] (as Arriaga et al.); stored in metadata.
 PIXEL_SCALE = 1.0 / 127.5
 PIXEL_OFFSET = -1.0
@@ -151,109 +145,6 @@ def configure_tensorflow(threads: int, seed: int) -> None:
         except RuntimeError:
             pass  # TensorFlow already running in this process (a second run, tests): keep its threads
     keras.utils.set_random_seed(seed)
-
-
-def _uneven_light_layer(seed: int):
-    """A random brightness ramp across the face (one side lit, the other in shadow) and a
-    random gamma, as a desk lamp or window gives a webcam; half the faces, [-1, 1] kept."""
-    import keras
-    import tensorflow as tf
-
-    class UnevenLight(keras.layers.Layer):
-        def call(self, images, training=True):
-            if not training:
-                return images
-            shape = tf.shape(images)
-            batch = shape[0]
-            ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, shape[1]), tf.linspace(-1.0, 1.0, shape[2]), indexing="ij")
-            slope = tf.random.uniform((batch, 2), -0.35, 0.35, seed=seed)
-            ramp = slope[:, 0, None, None] * xs + slope[:, 1, None, None] * ys
-            gamma = tf.exp(tf.random.uniform((batch, 1, 1), -0.4, 0.4, seed=seed))
-            unit = tf.clip_by_value((images[..., 0] + 1.0) / 2.0, 0.0, 1.0)
-            lit = tf.clip_by_value(tf.pow(unit, gamma) * (1.0 + ramp), 0.0, 1.0) * 2.0 - 1.0
-            chosen = tf.random.uniform((batch, 1, 1), seed=seed) < 0.5
-            return tf.where(chosen, lit, images[..., 0])[..., None]
-
-    return UnevenLight(name="uneven_light")
-
-
-def _jpeg_layer(seed: int):
-    """JPEG artefacts at quality 25-85 (webcam streams, downloaded videos) on half the faces."""
-    import keras
-    import tensorflow as tf
-
-    class JpegArtefacts(keras.layers.Layer):
-        def call(self, images, training=True):
-            if not training:
-                return images
-            batch = tf.shape(images)[0]
-            quality = tf.random.uniform((batch,), 25, 86, dtype=tf.int32, seed=seed)
-            unit = tf.clip_by_value((images + 1.0) / 2.0, 0.0, 1.0)
-            compressed = tf.map_fn(lambda pair: tf.image.adjust_jpeg_quality(pair[0], pair[1]),
-                                   (unit, quality), fn_output_signature=tf.float32)
-            compressed = tf.reshape(compressed, tf.shape(images)) * 2.0 - 1.0
-            chosen = tf.random.uniform((batch, 1, 1, 1), seed=seed) < 0.5
-            return tf.where(chosen, compressed, images)
-
-    return JpegArtefacts(name="jpeg_artefacts")
-
-
-def _far_layer(seed: int):
-    """A face far from the camera: half the faces shrunk to 16-32 px across (area-averaged, as a
-    camera and the app's INTER_AREA shrink do) and enlarged back, so they keep only that much
-    detail. The robustness probe's largest drop (model card, "Faces as a camera gives them")."""
-    import keras
-    import tensorflow as tf
-
-    class FarFace(keras.layers.Layer):
-        def call(self, images, training=True):
-            if not training:
-                return images
-            shape = tf.shape(images)
-            side = tf.random.uniform((), 16, 33, dtype=tf.int32, seed=seed)  # one size a batch
-            small = tf.image.resize(images, (side, side), method="area")
-            back = tf.image.resize(small, shape[1:3], method="bilinear")
-            chosen = tf.random.uniform((shape[0], 1, 1, 1), seed=seed) < 0.5
-            return tf.where(chosen, back, images)
-
-    return FarFace(name="far_face")
-
-
-def build_augmenter(kinds: list[str], seed: int):
-    """Keras preprocessing layers applied to [-1, 1] batches inside tf.data."""
-    import keras
-    from keras import layers
-
-    steps = []
-    if "geometric" in kinds:
-        steps += [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
-            layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
-        ]
-    if "warp" in kinds:
-        steps.append(one_warp_layer(seed))
-    if "brightness" in kinds:
-        steps += [
-            layers.RandomBrightness(0.2, value_range=(-1.0, 1.0), seed=seed),
-            # value_range matters: the default (0, 255) clips every negative pixel to 0
-            layers.RandomContrast(0.2, value_range=(-1.0, 1.0), seed=seed),
-        ]
-    if "light" in kinds:
-        steps.append(_uneven_light_layer(seed))
-    if "blur" in kinds:
-        steps.append(layers.RandomGaussianBlur(factor=0.5, kernel_size=3, sigma=1.0,
-                                               value_range=(-1.0, 1.0), seed=seed))
-    if "noise" in kinds:
-        steps.append(layers.GaussianNoise(0.05, seed=seed))
-    if "jpeg" in kinds:
-        steps.append(_jpeg_layer(seed))
-    if "far" in kinds:
-        steps.append(_far_layer(seed))
-    if "erasing" in kinds:
-        steps.append(layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(-1.0, 1.0), seed=seed))
-    return keras.Sequential(steps, name="augment") if steps else None
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -416,7 +307,7 @@ def label_accuracy(num_classes: int):
     return accuracy
 
 
-def _loss(config: TrainConfig, num_classes: int):
+def loss_for(config: TrainConfig, num_classes: int):
     import keras
 
     if config.teacher:
@@ -424,14 +315,14 @@ def _loss(config: TrainConfig, num_classes: int):
     if config.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     if config.loss == "focal":
-        # alpha 1: no class weighting (measured not to help the weak classes, see the model card),
+        # alpha 1: no class weighting (measured not to help the weak classes, see docs/experiments/models.md),
         # so gamma 0 is exactly cross-entropy
         return keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=config.focal_gamma,
                                                          label_smoothing=config.label_smoothing)
     return config.loss
 
 
-def _optimizer(config: TrainConfig):
+def optimizer_for(config: TrainConfig):
     import keras
 
     # Polyak averaging of the weights: validation and checkpoints see the average
@@ -496,11 +387,51 @@ def prepare_splits(config: TrainConfig) -> tuple[Dataset, Dataset, list[str], di
     return train, val, names, rule
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """What a run trains and validates on, with the configuration as fixed at its first start."""
+
+    config: TrainConfig
+    labels: list[str]
+    train: object  # tf.data.Dataset of (input, target) batches
+    validation: object
+
+
 def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: int | None = None) -> Path:
     """Run (or resume) training; returns the run directory.
 
     `epochs` (resume only) changes the run's total epoch count, e.g. to extend a
     finished run; with the cosine schedule this stretches the remaining decay."""
+    config, run_dir, parent = start_run(config, resume, epochs)
+    configure_tensorflow(config.threads, config.seed)
+    from acting_mirror.training.architectures import build
+
+    data = training_data(config, run_dir, resume)
+    config, num_classes = data.config, len(data.labels)
+    model = build(config.architecture, num_classes=num_classes, width=config.width)
+    if parent and not (resume and (run_dir / "backup").exists()):
+        # a resumed run takes its weights from the backup (so a parent since moved or replaced is no loss)
+        _start_weights(model, parent)
+    metrics = [label_accuracy(num_classes)] if config.teacher else ["accuracy"]
+    model.compile(optimizer=optimizer_for(config), loss=loss_for(config, num_classes), metrics=metrics)
+    if parent and not resume:
+        # where the run starts: the parent's accuracy on the validation split, before any step
+        start = model.evaluate(data.validation, verbose=0, return_dict=True)
+        (run_dir / "init_eval.json").write_text(json.dumps(
+            {"split": config.val_split, "val_accuracy": float(start["accuracy"]), "val_loss": float(start["loss"])}
+        ) + "\n")
+    started = time.time()
+    # tf.data shuffles each epoch itself (see make_dataset)
+    model.fit(data.train, validation_data=data.validation, epochs=config.epochs,
+              callbacks=training_callbacks(config, run_dir), verbose=verbose, shuffle=False)
+    _add_training_time(run_dir, time.time() - started)
+    (run_dir / "labels.json").write_text(json.dumps(data.labels) + "\n")
+    return run_dir
+
+
+def start_run(config: TrainConfig, resume: bool, epochs: int | None) -> tuple[TrainConfig, Path, Path | None]:
+    """Config and resume: check `config`, or take a resumed run's own; make the run directory and
+    write config.json. Returns the run's configuration, its directory and the model it starts from."""
     config.validate()
     run_dir = Path(config.run_dir).expanduser()
     config_path = run_dir / "config.json"
@@ -527,12 +458,12 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     if not resume and parent and parent.with_suffix(".json").is_file():
         # kept with the run: the packaged model's metadata tells what it was fine-tuned from
         shutil.copy(parent.with_suffix(".json"), run_dir / "init_from.json")
+    return config, run_dir, parent
 
-    configure_tensorflow(config.threads, config.seed)
-    import keras
 
-    from acting_mirror.training.architectures import build
-
+def training_data(config: TrainConfig, run_dir: Path, resume: bool) -> TrainingData:
+    """Data: the splits, the equalize and sharpness rules the run's model will carry (written to the
+    run directory), and the batches: augmented, with a teacher's soft targets when distilling."""
     train_data, val_data, labels, rule = prepare_splits(config)
     if config.equalize is None:  # fixed at the first start, so a resumed run keeps it
         config = replace(config, equalize=rule)
@@ -564,19 +495,13 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
         train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
                                 soft_train, config.threads, config.target, config.label_weight)
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed, soft_val, config.threads)
+    return TrainingData(config, labels, train_ds, val_ds)
 
-    model = build(config.architecture, num_classes=num_classes, width=config.width)
-    if parent and not (resume and (run_dir / "backup").exists()):
-        # a resumed run takes its weights from the backup (so a parent since moved or replaced is no loss)
-        _start_weights(model, parent)
-    metrics = [label_accuracy(num_classes)] if config.teacher else ["accuracy"]
-    model.compile(optimizer=_optimizer(config), loss=_loss(config, num_classes), metrics=metrics)
-    if parent and not resume:
-        # where the run starts: the parent's accuracy on the validation split, before any step
-        start = model.evaluate(val_ds, verbose=0, return_dict=True)
-        (run_dir / "init_eval.json").write_text(json.dumps(
-            {"split": config.val_split, "val_accuracy": float(start["accuracy"]), "val_loss": float(start["loss"])}
-        ) + "\n")
+
+def training_callbacks(config: TrainConfig, run_dir: Path) -> list:
+    """Callbacks: the backup that makes a run resumable, the checkpoints, the logs, and the schedule."""
+    import keras
+
     callbacks = [
         # the backup holds the raw weights (and the optimizer's average); the swap after it
         # puts the averaged weights in place for validation and the checkpoints below
@@ -588,7 +513,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
                                         mode="max", save_best_only=True,
                                         initial_value_threshold=run_summary(run_dir)["best_val_accuracy"]),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
-        _epoch_timer(run_dir / "epoch_seconds.json"),
+        epoch_timer(run_dir / "epoch_seconds.json"),
         keras.callbacks.TerminateOnNaN(),
     ]
     if config.schedule == "plateau":
@@ -600,18 +525,16 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 2, epochs: i
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                                        patience=config.early_stopping))
-    started = time.time()
-    # tf.data shuffles each epoch itself (see make_dataset)
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose,
-              shuffle=False)
-    elapsed = time.time() - started
+    return callbacks
+
+
+def _add_training_time(run_dir: Path, seconds: float) -> None:
+    """timing.json: the seconds of every start of the run, added up."""
     timing_path = run_dir / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "sessions": 0}
-    timing["seconds"] += elapsed
+    timing["seconds"] += seconds
     timing["sessions"] += 1
     timing_path.write_text(json.dumps(timing) + "\n")
-    (run_dir / "labels.json").write_text(json.dumps(labels) + "\n")
-    return run_dir
 
 
 def write_config(config: TrainConfig, run_dir: Path) -> None:
@@ -619,7 +542,7 @@ def write_config(config: TrainConfig, run_dir: Path) -> None:
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
 
-def _epoch_timer(path: Path):
+def epoch_timer(path: Path):
     """Seconds per finished epoch, by epoch number: a run's time survives being killed and resumed."""
     import keras
 
@@ -715,7 +638,3 @@ def _parent_training(run_dir: Path) -> dict:
         "evaluation": parent.get("evaluation", {}),
         "training": parent.get("training", {}),
     }}
-
-
-def command_line() -> str:
-    return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])

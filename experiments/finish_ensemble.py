@@ -2,7 +2,7 @@
 fixed order: the held-out slice first (ensemble and default as the app runs each), then
 PublicTest once, then the time a face of both, measured in the same run.
 
-    PYTHONPATH=. python scripts/finish_ensemble.py acting_mirror/models/mirror_net.json \\
+    PYTHONPATH=. python experiments/finish_ensemble.py acting_mirror/models/mirror_net.json \\
         ~/.cache/acting-mirror/models/distill_bank10_far/mirror_distilled.json \\
         --name mirror_pair_as --views 1,1.05m --sharpness 0.494
 

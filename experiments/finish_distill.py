@@ -1,7 +1,7 @@
 """Finish a distillation run: package, export, choose views on the held-out slice, score once on
 PublicTest, time it; then compare with the shipped default, side by side.
 
-    PYTHONPATH=. python scripts/finish_distill.py ~/.cache/acting-mirror/runs/distill_w05_a
+    PYTHONPATH=. python experiments/finish_distill.py ~/.cache/acting-mirror/runs/distill_w05_a
 
 Writes NAME.keras/.tflite/_dynamic.tflite/.json, the evaluation JSONs, a confusion matrix and
 summary.json to --out-dir (default ~/.cache/acting-mirror/models/<run name>), never into the

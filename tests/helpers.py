@@ -1,7 +1,8 @@
-"""A fake camera filming the demo face in real time (cv2.VideoCapture's interface), and a
-camera run of the whole app in a fresh process:
+"""What the tests share: running the command line as a user would (a subprocess), reading
+its outputs back (videos, timelines, one-line errors), and one fake camera filming the demo
+face in real time (cv2.VideoCapture's interface).
 
-    python tests/cameras.py OUTPUT.avi SECONDS [--graph] [--details]
+    python tests/helpers.py OUTPUT.avi SECONDS [--graph] [--details]
 
 runs the mirror with windows on $DISPLAY over a 30 fps FaceCamera for SECONDS and prints
 the run's summary as JSON. A fresh process, because what a real start costs (matplotlib's
@@ -11,12 +12,74 @@ for a user.
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-SIZE = (320, 240)
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENE = ROOT / "examples" / "scene.yaml"
+SIZE = (320, 240)  # the clips' and the fake camera's frame size
+
+
+# -- the command line -------------------------------------------------------
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m acting_mirror ARGS` in `cwd`, headless unless `env` gives a DISPLAY."""
+    environment = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "TF_CPP_MIN_LOG_LEVEL": "3",
+                   **(env or {})}
+    return subprocess.run([sys.executable, "-m", "acting_mirror", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=environment)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    # the one notice that may come before an error: which config file is in force
+    lines = [line for line in result.stderr.splitlines()
+             if line.strip() and "XNNPACK" not in line and not line.startswith("acting-mirror: settings from ")]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+
+
+# -- outputs ----------------------------------------------------------------
+
+
+def read_video(path: str | Path) -> tuple[list[np.ndarray], float, tuple[int, int]]:
+    """(frames, fps, (width, height)) of a video OpenCV can play; fails the test otherwise."""
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} is not a playable video"
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    capture.release()
+    return frames, fps, size
+
+
+def video_info(path: Path) -> tuple[int, tuple[int, int], float, list[np.ndarray]]:
+    frames, fps, size = read_video(path)
+    return len(frames), size, fps, frames
+
+
+def read_timeline(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# -- a fake camera --------------------------------------------------------
 
 
 class FaceCamera:

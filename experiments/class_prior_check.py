@@ -4,7 +4,7 @@ frequency-balanced loss, subtracts tau x log(prior) from each class's log-probab
 tau 0 is the model as it is, tau 1 the balanced-error optimum. Nothing is chosen here: the
 figures go to the model card.
 
-    PYTHONPATH=. python scripts/class_prior_check.py --data fer2013.csv.gz --split PublicTest
+    PYTHONPATH=. python experiments/class_prior_check.py --data fer2013.csv.gz --split PublicTest
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ detector cuts, shrunk to the model's input, as `training/robustness.py` does).
 The target is computed from the Training rows (`training_sharpness`), not chosen by any
 score here. Run it on a split the models were not selected on:
 
-    PYTHONPATH=. python scripts/sharpness_check.py --data fer2013.csv.gz --split Training-holdout
+    PYTHONPATH=. python experiments/sharpness_check.py --data fer2013.csv.gz --split Training-holdout
 """
 
 from __future__ import annotations
