@@ -35,7 +35,7 @@ from acting_mirror.training.data import (
     votes_trainable,
 )
 from acting_mirror.training.export import face_crops
-from acting_mirror.training.train import AUGMENTATIONS, TrainConfig, equalize_rule, prepare_splits
+from acting_mirror.training.train import AUGMENTATIONS, TrainConfig, equalize_rule, prepare_splits, targets_of
 from acting_mirror.views import DEFAULT_VIEWS, View
 
 # whole runs of the app or of training: not in the fast subset (-m "not slow")
@@ -1165,6 +1165,14 @@ def test_vote_targets_train_on_the_faces_people_agree_on(voted_csv, tmp_path, ca
     assert len(train_data) == int(votes_trainable(raw.votes).sum()) < len(raw)
     validation = load_split(voted_csv, "PublicTest")
     assert val_data.labels.tolist() == [label for label in majority_labels(validation.votes) if label >= 0]
+    # votes rows keep FER-2013's own label, which --label-weight mixes into their target
+    trainable = votes_trainable(raw.votes)
+    assert train_data.labels.tolist() == raw.labels[trainable].tolist()
+    mixed = targets_of(train_data, "votes", 7, label_weight=0.25)
+    expected = 0.75 * vote_distribution(raw.votes[trainable]) + 0.25 * np.eye(7)[raw.labels[trainable]]
+    assert np.allclose(mixed, expected) and np.allclose(mixed.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="label weight"):
+        TrainConfig(data="", run_dir="", target="majority", label_weight=0.5).validate()
     majority_train, _, _, _ = prepare_splits(replace(config, target="majority"))
     assert len(majority_train) == int((majority_labels(raw.votes) >= 0).sum())
     assert rule == equalize_rule(raw.subset(votes_trainable(raw.votes)).images)
