@@ -81,6 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--out-dir", type=Path, default=Path.home() / ".cache/acting-mirror/models/ferplus")
     parser.add_argument("--name", default="mirror_ensemble")
+    parser.add_argument("--members", nargs="+", default=["votes_m0", "votes_m1"], help="the member runs' names")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -92,10 +93,10 @@ def main(argv=None) -> int:
 
     shipped = REPO / "acting_mirror/models/mirror_ensemble.json"
     out = args.out_dir.expanduser()
-    members = [package(args.runs / run, out / "members" / f"{run}.keras") for run in ("votes_m0", "votes_m1")]
+    members = [package(args.runs / run, out / "members" / f"{run}.keras") for run in args.members]
     sharpness = round(statistics.mean(m.sharpness for m in members), 3)
     member_paths = []
-    for run in ("votes_m0", "votes_m1"):
+    for run in args.members:
         path = out / "members" / f"{run}.json"
         replace(ModelMetadata.load(path), sharpness=sharpness).save(path)
         member_paths.append(path)
@@ -113,7 +114,7 @@ def main(argv=None) -> int:
         summary["models"][label] = figures(results)
         if label == "candidate":
             update_metadata_evaluation(candidate, "PublicTest", results)
-    for run in ("votes_m0", "majority_m0"):
+    for run in ("votes_m0", "majority_m0", "blend_m0"):
         if (args.runs / run / "finished").exists():
             metadata = package(args.runs / run, out / "comparison" / f"{run}.keras")
             path = out / "comparison" / f"{run}.json"
