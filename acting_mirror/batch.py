@@ -363,7 +363,8 @@ def run_ray(takes: Sequence[Take], settings: TakeSettings, *, address: str | Non
             if address:
                 ray.init(address=address, **options)
             else:
-                ray.init(num_cpus=workers, **options)
+                # address "local": a runtime of our own, never a cluster some other program left running here
+                ray.init(address="local", num_cpus=workers, **options)
         except Exception as error:  # ConnectionError and friends: the cluster is not there
             raise BatchError(f"cannot start or join Ray{f' at {address}' if address else ''}: "
                              f"{one_line_error(error)}") from None

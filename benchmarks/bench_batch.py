@@ -55,7 +55,7 @@ def time_batch(takes: list[Path], engine: str, workers: int, work: Path) -> dict
         import ray
 
         started = time.perf_counter()
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
         ray_start = time.perf_counter() - started
     try:
         started = time.perf_counter()

@@ -143,7 +143,7 @@ def ray_module():
 def test_ray_engine_gives_the_same_results_as_the_local_pool(local_batch, takes, corrupt, tmp_path):
     ray = ray_module()
     local_out, _ = local_batch
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a cluster left here
     try:
         result = run_batch([takes, corrupt], tmp_path / "out", script=SCENE, engine="ray", workers=2,
                            progress=False, log=lambda message: None)
