@@ -18,11 +18,13 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
+from acting_mirror.errors import MirrorError
+
 H264_SUFFIXES = frozenset({".mp4", ".mkv", ".mov"})
 PCM_RATE_LIMIT = 192_000
 
 
-class SoundtrackError(Exception):
+class SoundtrackError(MirrorError):
     """The source's sound could not be added (the silent video is kept)."""
 
 
