@@ -783,7 +783,7 @@ def comparison_chart(names: Sequence[str], values: Sequence[float | None], title
     the best take's bar in `colour` and the rest lighter; a take with no value reads "-". BGR."""
     import numpy as np
 
-    from acting_mirror.render.graph import _canvas_to_bgr, _new_figure
+    from acting_mirror.render.graph import canvas_to_bgr, new_figure
 
     pairs = sorted(zip(names, values, strict=True),
                    key=lambda pair: (-1.0 if pair[1] is None else -pair[1], pair[0] != best))
@@ -792,7 +792,7 @@ def comparison_chart(names: Sequence[str], values: Sequence[float | None], title
         title = f"{title} (best {len(shown)} of {len(pairs)} takes)"
     top, bottom = 28, 30  # pixels for the title and the axis
     height = top + bottom + 22 * len(shown)
-    figure, canvas = _new_figure((width, height))
+    figure, canvas = new_figure((width, height))
     axes = figure.add_axes((0.25, bottom / height, 0.68, 22 * len(shown) / height))
     positions = np.arange(len(shown))[::-1]
     percents = [0.0 if value is None else 100 * value for _, value in shown]
@@ -806,7 +806,7 @@ def comparison_chart(names: Sequence[str], values: Sequence[float | None], title
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(title, loc="left", fontsize=9)
     canvas.draw()
-    return _canvas_to_bgr(canvas, (width, height))
+    return canvas_to_bgr(canvas, (width, height))
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -50,7 +50,8 @@ def as_probability_rows(probabilities, labels: Sequence[str], name: str = "proba
     return rows
 
 
-def _new_figure(size: tuple[int, int]):
+def new_figure(size: tuple[int, int]):
+    """A matplotlib Figure of `size` (width, height) pixels on its own Agg canvas: (figure, canvas)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -60,7 +61,8 @@ def _new_figure(size: tuple[int, int]):
     return figure, FigureCanvasAgg(figure)
 
 
-def _canvas_to_bgr(canvas, size: tuple[int, int]) -> np.ndarray:
+def canvas_to_bgr(canvas, size: tuple[int, int]) -> np.ndarray:
+    """A drawn Agg canvas as a BGR image of `size` (width, height)."""
     rgba = np.asarray(canvas.buffer_rgba())
     width, height = size
     return np.ascontiguousarray(rgba[:height, :width, 2::-1])
@@ -77,7 +79,7 @@ class PolarChart:
         if len(self.labels) < 3:
             raise RenderError(f"polar chart needs at least 3 emotion labels, got {len(self.labels)}")
         self.size = check_size(size)
-        self.figure, self.canvas = _new_figure(self.size)
+        self.figure, self.canvas = new_figure(self.size)
         self.angles = np.linspace(0, 2 * np.pi, len(self.labels), endpoint=False)
         ax = self.figure.add_axes((0.16, 0.1, 0.68, 0.74), projection="polar")
         ax.set_theta_offset(np.pi / 2)   # first emotion at the top,
@@ -126,7 +128,7 @@ class PolarChart:
         artists = [self._mean, self._now, self._title] if has_data else [self._message, self._title]
         for artist in artists:
             self.figure.draw_artist(artist)
-        return _canvas_to_bgr(self.canvas, self.size)
+        return canvas_to_bgr(self.canvas, self.size)
 
     def _closed(self, values: np.ndarray) -> np.ndarray:
         radii = np.clip(values, 0.0, 1.0)
@@ -191,7 +193,7 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
         raise RenderError(f"emotion chart: {len(times)} times but {len(shown)} shown labels")
     colours = emotion_colours(labels)
     colour_of = dict(zip(labels, colours, strict=True))
-    figure, canvas = _new_figure(size)
+    figure, canvas = new_figure(size)
     ratios = (0.6 if cue_spans else 0.001, 10, 0.7, 1.2 if sound_level is not None else 0.001)
     grid = figure.add_gridspec(4, 1, height_ratios=ratios, hspace=0.1, left=0.1, right=0.84, top=0.91,
                                bottom=0.11)
@@ -266,7 +268,7 @@ def emotion_over_time_chart(times, probabilities, shown: Sequence[str | None], l
         strip_axes.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), frameon=False,
                           fontsize=8, title="shown", title_fontsize=8)
     canvas.draw()
-    return _canvas_to_bgr(canvas, check_size(size))
+    return canvas_to_bgr(canvas, check_size(size))
 
 
 def draw_sound_strip(sound_axes, sound_level: tuple[np.ndarray, np.ndarray], floor_db: float = -60.0):
@@ -332,7 +334,7 @@ def emotion_distribution_chart(share: Mapping[str, float], mean_probabilities, l
 
     labels = tuple(labels)
     colours = emotion_colours(labels)
-    figure, canvas = _new_figure(size)
+    figure, canvas = new_figure(size)
     axes = figure.add_axes((0.12, 0.2, 0.76, 0.66), projection="polar")
     angles = np.linspace(0, 2 * np.pi, len(labels), endpoint=False)
     values = np.array([share.get(label, 0.0) for label in labels])
@@ -358,4 +360,4 @@ def emotion_distribution_chart(share: Mapping[str, float], mean_probabilities, l
     if handles:
         figure.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, fontsize=8)
     canvas.draw()
-    return _canvas_to_bgr(canvas, check_size(size))
+    return canvas_to_bgr(canvas, check_size(size))
