@@ -83,12 +83,11 @@ class Pipeline:
 def build_pipeline(config: Config) -> Pipeline:
     from acting_mirror.calibration import CalibratedClassifier, load_profile
     from acting_mirror.detect import build_detector
-    from acting_mirror.model import load_classifier
+    from acting_mirror.model import load_configured_classifier
     from acting_mirror.schedule import ClassifyPolicy, ClassifySchedule
     from acting_mirror.track import FaceTracker
 
-    model = load_classifier(config.model.path, config.model.backend, config.model.threads,
-                            config.model.quantized, config.model.test_time_views, config.model.views_max_faces)
+    model = load_configured_classifier(config.model)
     profile = (load_profile(config.model.profile, model.metadata, model.model_path.parent)
                if config.model.profile else None)
     classifier = CalibratedClassifier(model, profile)

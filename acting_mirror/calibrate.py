@@ -61,10 +61,9 @@ def image_crops(paths: Sequence[str], input_size: tuple[int, int]) -> np.ndarray
 def record_profile(config, *, camera: int | None = None, video: str | None = None,
                    crops: Sequence[str] | None = None, log: Callable[[str], None] = print) -> RestingProfile:
     """Measure the resting face from exactly one of camera, video or crops; the profile."""
-    from acting_mirror.model import load_classifier
+    from acting_mirror.model import load_configured_classifier
 
-    classifier = load_classifier(config.model.path, config.model.backend, config.model.threads,
-                                 config.model.quantized, config.model.test_time_views, config.model.views_max_faces)
+    classifier = load_configured_classifier(config.model)
     if not classifier.metadata.neutral_reference:  # say it before the actor sits still for nothing
         make_profile(np.zeros((1, len(classifier.labels))), classifier.metadata, classifier.model_path.parent, "")
     if crops:

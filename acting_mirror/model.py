@@ -209,3 +209,10 @@ def load_classifier(path: str | Path, backend: str = "tflite", threads: int = 2,
     cls = TFLiteClassifier if backend == "tflite" else KerasClassifier
     return cls(metadata, model_path, threads=threads, test_time_views=test_time_views,
                views_max_faces=views_max_faces)
+
+
+def load_configured_classifier(settings) -> EmotionClassifier:
+    """The classifier a config's `model` section names (path, backend, threads, quantised file,
+    test-time views), as the mirror runs it."""
+    return load_classifier(settings.path, settings.backend, settings.threads, settings.quantized,
+                           settings.test_time_views, settings.views_max_faces)
