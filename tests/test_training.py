@@ -1173,6 +1173,16 @@ def test_vote_targets_train_on_the_faces_people_agree_on(voted_csv, tmp_path, ca
     assert np.allclose(mixed, expected) and np.allclose(mixed.sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="label weight"):
         TrainConfig(data="", run_dir="", target="majority", label_weight=0.5).validate()
+    # --crowd-only: faces whose FER+ majority is neutral keep the votes alone
+    resting = targets_of(train_data, "votes", 7, label_weight=0.25, crowd_only=("neutral",))
+    crowd_neutral = majority_labels(raw.votes[trainable]) == 6
+    assert 0 < crowd_neutral.sum() < len(crowd_neutral)
+    assert np.allclose(resting[crowd_neutral], vote_distribution(raw.votes[trainable][crowd_neutral]))
+    assert np.allclose(resting[~crowd_neutral], expected[~crowd_neutral])
+    with pytest.raises(ValueError, match="--label-weight"):
+        TrainConfig(data="", run_dir="", target="votes", crowd_only=["neutral"]).validate()
+    with pytest.raises(ValueError, match="calm"):
+        TrainConfig(data="", run_dir="", target="votes", label_weight=0.5, crowd_only=["calm"]).validate()
     majority_train, _, _, _ = prepare_splits(replace(config, target="majority"))
     assert len(majority_train) == int((majority_labels(raw.votes) >= 0).sum())
     assert rule == equalize_rule(raw.subset(votes_trainable(raw.votes)).images)

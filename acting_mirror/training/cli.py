@@ -86,6 +86,9 @@ def _add_train(sub, distill: bool = False) -> None:
                         "votes: cross-entropy against the FER+ vote distribution (needs a file with vote columns)")
     p.add_argument("--label-weight", type=float, default=defaults.label_weight,
                    help="target votes: this share of each face's target is FER-2013's own label (0: votes only)")
+    p.add_argument("--crowd-only", default=",".join(defaults.crowd_only),
+                   help="comma list of classes: faces whose FER+ majority is one of them keep the votes alone "
+                        "(no --label-weight), e.g. neutral")
     p.add_argument("--exclude", default="", help="comma list of classes to leave out, e.g. disgust")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=defaults.threads, help="TensorFlow threads (0: all cores)")
@@ -115,6 +118,7 @@ def _run_train(args) -> int:
         teacher_copies=getattr(args, "teacher_copies", TrainConfig.teacher_copies),
         target=getattr(args, "target", TrainConfig.target),
         label_weight=getattr(args, "label_weight", TrainConfig.label_weight),
+        crowd_only=[c for c in getattr(args, "crowd_only", "").split(",") if c],
     )
     if args.resume:
         ignored = _ignored_on_resume(args, config)

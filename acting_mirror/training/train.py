@@ -91,6 +91,8 @@ class TrainConfig:
                                       # copies of each row, each labelled as it is (consistent teaching)
     target: str = "label"             # label | majority | votes (FER+; see the module docstring)
     label_weight: float = 0.0         # votes only: this share of each target is FER-2013's own label
+    crowd_only: list = field(default_factory=list)  # votes only: faces whose FER+ majority is one of
+                                      # these classes keep the crowd's distribution, label weight 0
     equalize: dict | None = None      # the equalize rule; None = derived from the training faces
 
     def validate(self) -> None:
@@ -121,6 +123,10 @@ class TrainConfig:
                              "--exclude and distillation train on single labels")
         if not 0.0 <= self.label_weight <= 1.0 or (self.label_weight and self.target != "votes"):
             raise ValueError("label weight must be in [0, 1], and is for target votes only")
+        if self.crowd_only and not self.label_weight:
+            raise ValueError("--crowd-only names the faces a label weight leaves alone: give --label-weight too")
+        for name in self.crowd_only:
+            class_index(name)
         if self.focal_gamma < 0:
             raise ValueError(f"focal gamma {self.focal_gamma} must be 0 or more")
         if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:
@@ -161,24 +167,31 @@ def equalize_rule(images: np.ndarray) -> dict:
             "mean_above": round(float(np.percentile(means, high)), 1)}
 
 
-def targets_of(data: Dataset, target: str, num_classes: int, label_weight: float = 0.0) -> np.ndarray:
+def targets_of(data: Dataset, target: str, num_classes: int, label_weight: float = 0.0,
+               crowd_only: tuple[str, ...] = ()) -> np.ndarray:
     """The training target of each row: one-hot labels, or (FER+) the vote distribution, mixed
-    with `label_weight` of the row's own label."""
+    with `label_weight` of the row's own label, except on faces whose FER+ majority is one of
+    `crowd_only`, which keep the crowd's distribution alone: where FER-2013's single label is
+    least trustworthy (it calls 56% of the faces the crowd calls neutral sad, scared or angry)."""
     one_hot = np.eye(num_classes, dtype=np.float32)[data.labels]
-    if target == "votes":
-        return (1.0 - label_weight) * vote_distribution(data.votes) + label_weight * one_hot
-    return one_hot
+    if target != "votes":
+        return one_hot
+    weight = np.full((len(data), 1), label_weight, np.float32)
+    if crowd_only:
+        majority = majority_labels(data.votes)
+        weight[np.isin(majority, [class_index(name) for name in crowd_only])] = 0.0
+    return (1.0 - weight) * vote_distribution(data.votes) + weight * one_hot
 
 
 def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, shuffle: bool, seed: int,
                  soft_targets: np.ndarray | None = None, threads: int = 0, target: str = "label",
-                 label_weight: float = 0.0):
+                 label_weight: float = 0.0, crowd_only: tuple[str, ...] = ()):
     """Batches of (input, target). With `soft_targets` (distillation) a target row is the
     one-hot label followed by the teacher's softened probabilities (2 x num_classes)."""
     import tensorflow as tf
 
     x = to_model_input(data.images)
-    y = targets_of(data, target, num_classes, label_weight)
+    y = targets_of(data, target, num_classes, label_weight, crowd_only)
     if soft_targets is not None:
         y = np.concatenate([y, soft_targets.astype(np.float32)], axis=1)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
@@ -493,7 +506,8 @@ def training_data(config: TrainConfig, run_dir: Path, resume: bool) -> TrainingD
             soft_train = soften(teacher_probabilities(config.teacher, train_data, labels,
                                                       threads=config.threads or 2), config.temperature)
         train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
-                                soft_train, config.threads, config.target, config.label_weight)
+                                soft_train, config.threads, config.target, config.label_weight,
+                                tuple(config.crowd_only))
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed, soft_val, config.threads)
     return TrainingData(config, labels, train_ds, val_ds)
 
