@@ -46,7 +46,7 @@ def make_takes(folder: Path, count: int, seconds: float, fps: float, size: tuple
 
 
 def time_batch(takes: list[Path], engine: str, workers: int, work: Path) -> dict:
-    from acting_mirror.batch import run_batch
+    from acting_mirror.batch.run import run_batch
 
     out = work / f"{engine}-{workers}"
     shutil.rmtree(out, ignore_errors=True)

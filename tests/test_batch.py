@@ -18,13 +18,10 @@ import pytest
 from helpers import SCENE, SIZE, run_cli
 
 from acting_mirror import demo
-from acting_mirror.batch import (
-    PARTIAL_PREFIX,
-    BatchError,
-    find_takes,
-    run_batch,
-    take_names,
-)
+from acting_mirror.batch.errors import BatchError
+from acting_mirror.batch.run import run_batch
+from acting_mirror.batch.store import PARTIAL_PREFIX
+from acting_mirror.batch.takes import find_takes, take_names
 
 # whole runs of the app or of training: not in the fast subset (-m "not slow")
 pytestmark = pytest.mark.slow
