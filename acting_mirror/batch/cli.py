@@ -16,8 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Analyse many takes (video files, folders of them, URLs) in parallel: each gets "
                     "DIR/<take>/ with timeline.csv, summary.json and report.html, and DIR/index.csv and "
                     "DIR/index.html compare them. Takes already done are skipped (--force redoes them).",
-        epilog="With --engine ray on a cluster the videos must be on a path every node mounts at the same "
-               "place, or URLs; acting-mirror must be installed on every node. Exit codes: 0 every take "
+        epilog="With --engine ray on a cluster (ray start) the takes travel from this machine to the nodes "
+               "through Ray's object store and the results come back here; acting-mirror (with the same Ray and "
+               "Python) must be installed on every node. Exit codes: 0 every take "
                "analysed, 1 some take failed (index.csv says why), 2 the batch could not start, 130 interrupted.")
     parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER_OR_URL", help="the takes")
     parser.add_argument("--out", required=True, metavar="DIR", help="where the takes' reports and the index go")
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="local: a process pool (default); ray: one Ray task per take")
     parser.add_argument("--ray-address", metavar="ADDR",
-                        help="join this Ray cluster (auto, ray://host:port); default: a local Ray runtime")
+                        help="join this Ray cluster (its head's host:port, auto, ray://host:port); "
+                             "default: a local Ray runtime")
     parser.add_argument("--video-output", action="store_true", help="also write DIR/<take>/annotated.avi")
     parser.add_argument("--force", action="store_true", help="redo takes that are already done")
     parser.add_argument("--max-frames", type=int, metavar="N", help="analyse at most N frames of each take")

@@ -109,12 +109,16 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
             raise BatchError(f"no takes: the videos in {inside[0]} lie inside --out {out}, which is left out of the "
                              "search; choose another --out")
         raise BatchError("no takes: name video files, folders holding them, or URLs")
-    out.mkdir(parents=True, exist_ok=True)
-    with locked(out):
-        refuse_foreign_folders(out, takes)
-        remove_leftovers(out)
-        return _run_takes(takes, out, settings, parsed_script, labels, engine_runner, force=force,
-                          progress=progress, log=log)
+    engine_runner.start(log)  # a cluster that cannot be joined stops the batch before DIR is touched
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with locked(out):
+            refuse_foreign_folders(out, takes)
+            remove_leftovers(out)
+            return _run_takes(takes, out, settings, parsed_script, labels, engine_runner, force=force,
+                              progress=progress, log=log)
+    finally:
+        engine_runner.stop()
 
 
 def make_engine(name: str, workers: int | None = None, ray_address: str | None = None) -> Engine:

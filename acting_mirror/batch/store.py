@@ -51,6 +51,8 @@ def store_take(out: Path, result: TakeResult, fingerprint: str, engine: str) -> 
                 (partial / Path(name).name).write_bytes(data)
     record = {"take": take.name, "video": take.video, "source": take.shown_source, "settings": fingerprint,
               "seconds": round(result.seconds, 3), "cpu_s": round(result.cpu_s, 3), "engine": engine}
+    if result.node:
+        record["node"] = result.node  # the Ray node that analysed it
     (partial / TAKE_FILE).write_text(json.dumps(record, indent=2) + "\n")
     (partial / MADE_BY_BATCH).unlink(missing_ok=True)
     final = out / take.name

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,7 @@ class TakeSettings:
 class TakeResult:
     """What a worker sends back: "ok" or the one-line error, person 0's summary (as
     summary.json), the wall and CPU seconds it took, notes logged on the way and, from a
-    remote worker, the files of DIR/<take>/ as bytes."""
+    worker that does not share DIR, the files of DIR/<take>/ as bytes and the node it ran on."""
 
     take: Take
     status: str
@@ -45,6 +44,7 @@ class TakeResult:
     cpu_s: float = 0.0
     notes: tuple[str, ...] = ()
     files: dict[str, bytes] | None = field(default=None, repr=False)
+    node: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -76,18 +76,6 @@ def analyze_take(take: Take, settings: TakeSettings, directory: str | Path) -> T
     if analysis.run.stopped_by is StopReason.INTERRUPT:
         return finished("interrupted")
     return finished("ok", analysis.summary)
-
-
-def remote_analyze_take(take: Take, settings: TakeSettings) -> TakeResult:
-    """`analyze_take` on a machine that does not share DIR: into a temporary folder whose
-    files travel back to the driver in the result."""
-    with tempfile.TemporaryDirectory(prefix="acting-mirror-take-") as temporary:
-        directory = Path(temporary) / "take"
-        result = analyze_take(take, settings, directory)
-        if not result.ok:
-            return result
-        return replace(result, files={path.name: path.read_bytes() for path in sorted(directory.iterdir())
-                                      if path.is_file()})
 
 
 def one_line_error(error: BaseException) -> str:

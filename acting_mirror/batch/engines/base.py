@@ -20,7 +20,13 @@ class Engine(ABC):
     name = ""
 
     def check(self) -> None:  # noqa: B027 (not abstract: most engines can always run)
-        """Raise BatchError now, before any take runs, when the engine cannot run here."""
+        """Raise BatchError now, before anything is read, when the engine cannot run here."""
+
+    def start(self, log: Callable[[str], None]) -> None:  # noqa: B027 (a pool starts with its takes)
+        """Get ready (join a cluster) before DIR is touched: BatchError says why it cannot."""
+
+    def stop(self) -> None:  # noqa: B027
+        """Undo `start`; called once after the takes, even when they failed."""
 
     @abstractmethod
     def run(self, takes: Sequence[Take], out: Path, settings: TakeSettings,

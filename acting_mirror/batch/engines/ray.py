@@ -1,46 +1,84 @@
-"""The Ray engine: one Ray task per take, on a local Ray runtime or a cluster."""
+"""The Ray engine: one Ray task per take, on a Ray runtime of its own or on a cluster started
+with `ray start` (acting_mirror.batch.engines.cluster joins it).
+
+The workers need not share the driver's disk: the driver reads each take's file in chunks
+into Ray's object store (never a whole take in its memory), the task writes them to a
+temporary file on its node and sends the take's output files back in its result, and the
+driver writes them to DIR. Only a bounded number of takes (and of bytes) is in flight, so big
+takes are never all in the object store at once. URL takes are opened by the worker itself.
+
+A node lost mid-batch costs nothing: Ray runs the tasks it held again on the nodes left
+(MAX_RETRIES times; the shipped chunks live in the driver's node's store).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acting_mirror.batch.engines.base import Engine
 from acting_mirror.batch.errors import BatchError
-from acting_mirror.batch.worker import TakeResult, available_cores, one_line_error, remote_analyze_take
+from acting_mirror.batch.worker import TakeResult, analyze_take, available_cores, one_line_error
 
 if TYPE_CHECKING:
     from acting_mirror.batch.takes import Take
     from acting_mirror.batch.worker import TakeSettings
 
+CHUNK_BYTES = 32 * 1024 * 1024          # a take travels in object-store chunks of this size
+MAX_SHIPPED_BYTES = 2 * 1024 ** 3       # takes in flight hold at most this much of the object store
+MAX_RETRIES = 4                         # a take's task is run again this often when its node or worker dies
+TAKE_PREFIX = "acting-mirror-take-"     # the temporary folder of a take on a worker node
+
 
 class RayEngine(Engine):
-    """`address`: a cluster to join (default: a Ray runtime of its own with `workers` CPUs);
-    `workers`: takes in flight at once (default: twice the cluster's CPUs)."""
+    """`address`: a cluster to join ("host:port" of its head, "auto", "ray://host:port"; default:
+    a Ray runtime of its own with `workers` CPUs); `workers`: takes in flight at once (default:
+    twice the cluster's CPUs). A Ray runtime already started in this process is used as it is."""
 
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None):
         self.address = address
         self.workers = workers
+        self.started = False
 
     def check(self) -> None:
         import_ray()
 
+    def start(self, log: Callable[[str], None]) -> None:
+        ray = import_ray()
+        if ray.is_initialized():
+            return
+        start_or_join(ray, self.address, self.workers or (None if self.address else available_cores()))
+        self.started = True
+        if self.address:
+            nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+            log(f"Ray cluster at {self.address}: {nodes} nodes, {int(ray.cluster_resources().get('CPU', 0))} CPUs")
+
+    def stop(self) -> None:
+        if self.started:
+            import_ray().shutdown()
+            self.started = False
+
     def run(self, takes: Sequence[Take], out: Path, settings: TakeSettings,
             log: Callable[[str], None]) -> Iterator[TakeResult]:
-        workers = self.workers if self.address else min(self.workers or available_cores(), len(takes))
-        return run_ray(takes, settings, address=self.address, workers=workers, log=log)
+        return run_tasks(import_ray(), takes, settings, self.workers)
 
 
 def import_ray():
+    """Ray, imported after token authentication is set up (see the cluster module); BatchError
+    when the `cluster` extra is missing or broken."""
+    from acting_mirror.batch.engines.cluster import enable_token_auth
     from acting_mirror.extras import CLUSTER, MissingExtra, require
 
     try:
         require(CLUSTER, "--engine ray")
+        enable_token_auth()
         import ray
     except (MissingExtra, ImportError) as error:  # ImportError: found but broken
         raise BatchError(str(error) if isinstance(error, MissingExtra) else
@@ -48,80 +86,100 @@ def import_ray():
     return ray
 
 
-def run_ray(takes: Sequence[Take], settings: TakeSettings, *, address: str | None = None,
-            workers: int | None = None, log: Callable[[str], None] = print) -> Iterator[TakeResult]:
-    """One Ray task per take (num_cpus=1), results as they finish. Uses the Ray runtime
-    already started in this process if there is one; else starts a local one with
-    `workers` CPUs (no address) or joins the cluster at `address` ("auto", "ray://host:port"),
-    and shuts down what it started. At most `workers` (default: twice the cluster's CPUs)
-    tasks are in flight, so results do not pile up in the object store."""
-    ray = import_ray()
-    started = not ray.is_initialized()
-    if started:
-        options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR,
-                                   "log_to_driver": False}
+def start_or_join(ray, address: str | None, workers: int | None) -> None:
+    """A Ray runtime of our own (no address) or the cluster at `address`; BatchError naming why
+    a join failed."""
+    from acting_mirror.batch.engines.cluster import AUTH_MODE, find_token, join_error, probe
+
+    options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    if not address:
         try:
-            if address:
-                ray.init(address=address, **options)
-            else:
-                # address "local": a runtime of our own, never a cluster some other program left running here
-                ray.init(address="local", num_cpus=workers, **options)
-        except Exception as error:  # ConnectionError and friends: the cluster is not there
-            raise BatchError(f"cannot start or join Ray{f' at {address}' if address else ''}: "
-                             f"{one_line_error(error)}") from None
-    pending: dict[Any, Take] = {}
+            # address "local": a runtime of our own, never a cluster some other program left running here
+            ray.init(address="local", num_cpus=workers, **options)
+        except Exception as error:
+            raise BatchError(f"cannot start Ray: {one_line_error(error)}") from None
+        return
+    token = find_token(os.environ) if os.environ.get(AUTH_MODE, "").lower() == "token" else None
+    problem = probe(address, token)
+    if problem:
+        raise BatchError(f"cannot join Ray at {address}: {problem}")
     try:
-        check_reachable(ray, [take.source for take in takes if not take.is_url])
-        task = ray.remote(num_cpus=1)(remote_analyze_take)
+        ray.init(address=address, **options)
+    except Exception as error:  # ConnectionError, RuntimeError (versions) and friends
+        raise join_error(address, error, token) from None
+
+
+def run_tasks(ray, takes: Sequence[Take], settings: TakeSettings, workers: int | None) -> Iterator[TakeResult]:
+    """One Ray task per take (num_cpus=1) on the runtime this process has joined, results as
+    they finish. At most `workers` (default: twice the cluster's CPUs) takes and
+    MAX_SHIPPED_BYTES of their files are in flight."""
+    pending: dict[Any, tuple[Take, int]] = {}  # task -> its take and the bytes shipped for it
+    try:
+        task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(analyze_shipped_take)
         settings_ref = ray.put(settings)
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        if address:
-            log(f"Ray cluster at {address}: {cpus} CPUs")
-        limit = workers or max(1, 2 * cpus)
-        queue = iter(takes)
-        while True:
-            for take in queue:
-                pending[task.remote(take, settings_ref)] = take
-                if len(pending) >= limit:
-                    break
-            if not pending:
-                return
+        limit = workers or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        queue = list(takes)
+        while queue or pending:
+            while queue and len(pending) < limit:
+                size = shipped_size(queue[0])
+                if pending and sum(shipped for _, shipped in pending.values()) + size > MAX_SHIPPED_BYTES:
+                    break  # wait for a take in flight to finish before shipping more
+                take = queue.pop(0)
+                pending[task.remote(take, settings_ref, ship(ray, take))] = (take, size)
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                take = pending.pop(ref)
+                take, _ = pending.pop(ref)
                 try:
                     result = ray.get(ref)
-                except Exception as error:  # the task's worker died (after Ray's retries), or the node left
+                except Exception as error:  # the task failed MAX_RETRIES + 1 times (nodes or workers died)
                     result = TakeResult(take, f"the Ray task failed: {one_line_error(error)}")
                 yield result
     finally:
         for ref in pending:  # Ctrl-C or an error: the takes in flight are abandoned
             ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
 
 
-def _missing_files(paths: Sequence[str]) -> tuple[str, list[str]]:
-    import socket
+def shipped_size(take: Take) -> int:
+    """The bytes the driver ships for `take`: its file's size (0 for a URL or a file not here)."""
+    if take.is_url or not os.path.isfile(take.source):
+        return 0
+    return os.path.getsize(take.source)
 
-    return socket.gethostname(), [path for path in paths if not os.path.isfile(path)]
+
+def ship(ray, take: Take) -> list | None:
+    """The take's file as object-store chunks (read one at a time); None when the worker opens
+    the source itself (a URL; a file the driver does not have fails there as missing)."""
+    if take.is_url or not os.path.isfile(take.source):
+        return None
+    chunks = []
+    try:
+        with open(take.source, "rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                chunks.append(ray.put(chunk))
+    except OSError:  # unreadable here: the worker's attempt says why, as the local engine's would
+        return None
+    return chunks
 
 
-def check_reachable(ray, paths: Sequence[str]) -> None:
-    """Every file the driver sees must exist at the same path on every Ray node with CPUs
-    (a shared mount); files the driver does not see fail as missing takes, as they would
-    locally. BatchError names a node and a file that is not there."""
-    visible = [path for path in paths if os.path.isfile(path)]
-    if not visible:
-        return
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+def analyze_shipped_take(take: Take, settings: TakeSettings, chunks: list | None) -> TakeResult:
+    """In a Ray worker: the take's chunks into a temporary file, analysed into a temporary
+    folder whose files go back to the driver in the result, with the node that ran it."""
+    import ray
 
-    probe = ray.remote(num_cpus=0)(_missing_files)
-    nodes = [node for node in ray.nodes() if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) >= 1]
-    answers = ray.get([probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False))
-                       .remote(visible) for node in nodes])
-    for host, missing in answers:
-        if missing:
-            raise BatchError(f"{len(missing)} of {len(visible)} videos are not reachable from Ray node {host} "
-                             f"(e.g. {missing[0]}): put the takes on a path every node mounts at the same place, "
-                             "or give URLs")
+    with tempfile.TemporaryDirectory(prefix=f"{TAKE_PREFIX}{take.name}-") as temporary:
+        here = take
+        if chunks is not None:
+            video = Path(temporary) / f"video{Path(take.source).suffix}"
+            with open(video, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(ray.get(chunk))
+            here = replace(take, source=str(video))
+        directory = Path(temporary) / "take"
+        result = analyze_take(here, settings, directory)
+        files = ({path.name: path.read_bytes() for path in sorted(directory.iterdir()) if path.is_file()}
+                 if result.ok else None)
+    # errors and notes name the take as the user gave it, not the temporary copy
+    status = result.status.replace(here.source, take.source)
+    notes = tuple(note.replace(here.source, take.source) for note in result.notes)
+    return replace(result, take=take, status=status, notes=notes, files=files,
+                   node=ray.get_runtime_context().get_node_id())
