@@ -70,6 +70,9 @@ class Cluster:
         self.holder = subprocess.Popen(["unshare", "-n", "sleep", "infinity"])
         self._wait_for_namespace()
         self.run(["ip", "link", "set", "lo", "up"], check=True)
+        # Ray finds its node's address by routing towards 8.8.8.8: a default route into loopback gives it
+        # 127.0.0.1 at once (else it warns on every start); whatever goes out on it ends there
+        self.run(["ip", "route", "add", "default", "dev", "lo", "src", "127.0.0.1"], check=True)
 
     @property
     def address(self) -> str:
@@ -95,18 +98,19 @@ class Cluster:
     def environment(self, **extra: str) -> dict[str, str]:
         return clean_environment(self.home, **extra)
 
-    def start_head(self, cpus: int = 1, **extra: str) -> Node:
+    def start_head(self, cpus: int = 1, ray: Path = RAY, **extra: str) -> Node:
+        """The head, started by `ray` (another Ray installation's command makes a cluster of that version)."""
         return self._start(["--head", f"--port={HEAD_PORT}", f"--temp-dir={self.temp_dir}",
-                            "--include-dashboard=false"], cpus, "head", {**FAST_HEALTH_CHECKS, **extra})
+                            "--include-dashboard=false"], cpus, "head", {**FAST_HEALTH_CHECKS, **extra}, ray)
 
     def add_node(self, cpus: int = 1, **extra: str) -> Node:
         return self._start([f"--address={self.address}"], cpus, f"node{len(self.nodes)}", extra)
 
-    def _start(self, options: list[str], cpus: int, name: str, extra: dict[str, str]) -> Node:
+    def _start(self, options: list[str], cpus: int, name: str, extra: dict[str, str], ray: Path = RAY) -> Node:
         log, tmp = self.folder / f"{name}.log", self.folder / f"{name}-tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as handle:
-            process = subprocess.Popen(self.command([str(RAY), "start", *options, f"--num-cpus={cpus}",
+            process = subprocess.Popen(self.command([str(ray), "start", *options, f"--num-cpus={cpus}",
                                                      "--disable-usage-stats", "--block"]),
                                        stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
                                        env=self.environment(TMPDIR=str(tmp), **extra))

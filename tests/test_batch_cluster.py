@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -23,6 +24,8 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(can_isolate() is not None, reason=f"no network namespace: {can_isolate()}")]
 
 SCENARIOS = ("one", "leave", "two", "one", "two", "leave")
+# the `ray` command of another Ray version (.ci/run installs Ray 2.59.0 there): a cluster the driver cannot join
+OTHER_RAY = Path(os.environ.get("ACTING_MIRROR_OTHER_RAY", "/opt/ray-other/bin/ray"))
 
 
 def read_index(path: Path) -> dict[str, dict[str, str]]:
@@ -115,3 +118,24 @@ def test_cluster_without_token_auth_is_joined_and_gives_the_local_index(takes, l
     assert read_index(out / "index.csv") == local_index
     nodes = {json.loads((out / name / "take.json").read_text())["node"] for name in local_index}
     assert len(nodes) == 2  # both nodes analysed takes
+
+
+def test_a_cluster_of_another_ray_version_is_refused_naming_both_versions(takes, tmp_path):
+    import ray
+
+    if not OTHER_RAY.is_file():
+        pytest.skip(f"no other Ray installation at {OTHER_RAY} (.ci/run installs one)")
+    other_version = subprocess.run([str(OTHER_RAY), "--version"], capture_output=True, text=True,
+                                   check=True).stdout.split()[-1]
+    assert other_version != ray.__version__
+    home = tmp_path / "home"
+    home.mkdir()
+    with cluster(tmp_path / "cluster", home) as ray_cluster:
+        ray_cluster.start_head(cpus=1, ray=OTHER_RAY)
+        failed = ray_cluster.run(batch_command(takes, tmp_path / "out", ray_cluster.address),
+                                 env=ray_cluster.environment())
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    lines = error_lines(failed)
+    assert len(lines) == 1 and "version mismatch" in lines[0], lines
+    assert f"the cluster runs Ray {other_version}" in lines[0] and f"this driver Ray {ray.__version__}" in lines[0]
+    assert not (tmp_path / "out").exists()

@@ -15,6 +15,7 @@ driver and the cluster comes from `ray.init` itself.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -76,20 +77,27 @@ def host_and_port(address: str) -> tuple[str, int] | None:
 
 
 def probe(address: str, token: str | None) -> str | None:
-    """Why the GCS at `address` would refuse this driver (nothing listening, authentication), in
-    words; None when it answers (or the address is not host:port, which `ray.init` resolves)."""
+    """Why the GCS at `address` would refuse this driver (nothing listening, authentication, another
+    Ray or Python version), in words; None when it would not (or the address is not host:port,
+    which `ray.init` resolves)."""
     target = host_and_port(address)
     if target is None:
         return None
-    import grpc
-    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+    try:
+        import grpc
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+    except ImportError:  # no grpcio (or another Ray's layout): ray.init's own error is classified instead
+        return None
 
     host, port = target
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     with grpc.insecure_channel(f"{host}:{port}") as channel:
-        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
         try:
-            stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), metadata=metadata, timeout=PROBE_TIMEOUT_S)
+            gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel).GetClusterId(
+                gcs_service_pb2.GetClusterIdRequest(), metadata=metadata, timeout=PROBE_TIMEOUT_S)
+            reply = gcs_service_pb2_grpc.InternalKVGcsServiceStub(channel).InternalKVGet(
+                gcs_service_pb2.InternalKVGetRequest(namespace=b"cluster", key=b"CLUSTER_METADATA"),
+                metadata=metadata, timeout=PROBE_TIMEOUT_S)
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
             if code == grpc.StatusCode.UNAUTHENTICATED:
@@ -98,7 +106,28 @@ def probe(address: str, token: str | None) -> str | None:
                 return ("nothing answers there: start the cluster with `ray start --head --port PORT` "
                         "or check the address")
             return None  # something else answered: ray.init says what
-    return None
+    return version_problem(reply.value)
+
+
+def version_problem(cluster_metadata: bytes) -> str | None:
+    """The cluster's Ray and Python versions (its metadata, as the head stored it) against this
+    driver's, which Ray requires to be equal; None when they are (or the metadata is unreadable)."""
+    import platform
+
+    import ray
+
+    try:
+        cluster = json.loads(cluster_metadata)
+        theirs = (str(cluster["ray_version"]), str(cluster["python_version"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    ours = (ray.__version__, platform.python_version())
+    # Ray compares the Python versions to the patch level unless told "minor"
+    python_digits = 2 if os.environ.get("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL") == "minor" else 3
+    if theirs[0] == ours[0] and theirs[1].split(".")[:python_digits] == ours[1].split(".")[:python_digits]:
+        return None
+    return (f"version mismatch (the cluster runs Ray {theirs[0]} on Python {theirs[1]}, this driver Ray {ours[0]} "
+            f"on Python {ours[1]}); install the same Ray and Python versions on the driver and every node")
 
 
 def authentication_problem(token: str | None) -> str:
