@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENE = ROOT / "examples" / "scene.yaml"
 sys.path.insert(0, str(ROOT / "tests"))  # the cluster helper the tests use
 
-from bench_batch import make_takes  # noqa: E402
+from bench_batch import add_take_arguments, make_takes  # noqa: E402
 from ray_cluster import can_isolate, clean_environment, cluster  # noqa: E402
 
 
@@ -72,10 +72,7 @@ def time_cluster(takes: Path, count: int, work: Path, nodes: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--takes", type=int, default=6)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--fps", type=float, default=30.0)
-    parser.add_argument("--size", default="640x480")
+    add_take_arguments(parser, seconds=5.0)
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "cluster_results.json"))
     args = parser.parse_args()
     problem = can_isolate()
