@@ -23,7 +23,7 @@ from acting_mirror.batch.engines.ray import TAKE_PREFIX
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(can_isolate() is not None, reason=f"no network namespace: {can_isolate()}")]
 
-SCENARIOS = ("one", "leave", "two", "one", "two", "leave")
+SCENARIOS = ("one", "leave", "two", "one")
 # the `ray` command of another Ray version (.ci/run installs Ray 2.59.0 there): a cluster the driver cannot join
 OTHER_RAY = Path(os.environ.get("ACTING_MIRROR_OTHER_RAY", "/opt/ray-other/bin/ray"))
 
