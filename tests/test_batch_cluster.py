@@ -83,8 +83,9 @@ def test_token_cluster_of_two_nodes_loses_one_mid_batch_and_every_take_is_analys
 
         # the same index as the local engine's, the lost node's take included
         assert read_index(out / "index.csv") == local_index
+        assert started[0].is_dir()  # the second node never finished that take (it would have removed the folder) ...
         record = json.loads((out / interrupted / "take.json").read_text())
-        assert record["engine"] == "ray" and record["node"]
+        assert record["engine"] == "ray" and record["node"]  # ... and another node did
 
         # a rerun skips every finished take (on the one node left)
         rerun = ray_cluster.run(batch_command(takes, out, ray_cluster.address), env=ray_cluster.environment())
