@@ -68,12 +68,13 @@ class BatchResult:
 
 def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Path | None = None,
               config: Config | str | Path | None = None, model: str | Path | None = None,
-              max_frames: int | None = None, engine: str = "local", workers: int | None = None,
+              max_frames: int | None = None, engine: str | Engine = "local", workers: int | None = None,
               ray_address: str | None = None, video_output: bool = False, force: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
               profile: str | Path | None = None) -> BatchResult:
     """Analyse every take of `inputs` (files, folders, URLs) into `out` and write the index;
-    see the module's docstring. Raises BatchError (or the script's / config's error) before
+    see the package's docstring. `engine`: a name of ENGINES (with `workers` and `ray_address`)
+    or an Engine made by the caller (which has its own). Raises BatchError (or the script's / config's error) before
     any take runs when the batch cannot start."""
     from acting_mirror.api import resolve_config
     from acting_mirror.model import load_metadata
@@ -121,8 +122,10 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, script: str | Pa
         engine_runner.stop()
 
 
-def make_engine(name: str, workers: int | None = None, ray_address: str | None = None) -> Engine:
-    """The engine called `name` (one of ENGINES)."""
+def make_engine(name: str | Engine, workers: int | None = None, ray_address: str | None = None) -> Engine:
+    """The engine called `name` (one of ENGINES); an Engine as it is."""
+    if isinstance(name, Engine):
+        return name
     if name not in ENGINES:
         raise BatchError(f"unknown engine {name!r}; choose {' or '.join(ENGINES)}")
     if workers is not None and workers < 1:

@@ -38,13 +38,17 @@ TAKE_PREFIX = "acting-mirror-take-"     # the temporary folder of a take on a wo
 class RayEngine(Engine):
     """`address`: a cluster to join ("host:port" of its head, "auto", "ray://host:port"; default:
     a Ray runtime of its own with `workers` CPUs); `workers`: takes in flight at once (default:
-    twice the cluster's CPUs). A Ray runtime already started in this process is used as it is."""
+    twice the cluster's CPUs); `chunk_bytes`, `max_shipped_bytes`: how takes travel (CHUNK_BYTES,
+    MAX_SHIPPED_BYTES). A Ray runtime already started in this process is used as it is."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, workers: int | None = None):
+    def __init__(self, address: str | None = None, workers: int | None = None, *, chunk_bytes: int = CHUNK_BYTES,
+                 max_shipped_bytes: int = MAX_SHIPPED_BYTES):
         self.address = address
         self.workers = workers
+        self.chunk_bytes = chunk_bytes
+        self.max_shipped_bytes = max_shipped_bytes
         self.started = False
 
     def check(self) -> None:
@@ -67,7 +71,7 @@ class RayEngine(Engine):
 
     def run(self, takes: Sequence[Take], out: Path, settings: TakeSettings,
             log: Callable[[str], None]) -> Iterator[TakeResult]:
-        return run_tasks(import_ray(), takes, settings, self.workers)
+        return run_tasks(import_ray(), takes, settings, self.workers, self.chunk_bytes, self.max_shipped_bytes)
 
 
 def import_ray():
@@ -109,10 +113,11 @@ def start_or_join(ray, address: str | None, workers: int | None) -> None:
         raise join_error(address, error, token) from None
 
 
-def run_tasks(ray, takes: Sequence[Take], settings: TakeSettings, workers: int | None) -> Iterator[TakeResult]:
+def run_tasks(ray, takes: Sequence[Take], settings: TakeSettings, workers: int | None,
+              chunk_bytes: int = CHUNK_BYTES, max_shipped_bytes: int = MAX_SHIPPED_BYTES) -> Iterator[TakeResult]:
     """One Ray task per take (num_cpus=1) on the runtime this process has joined, results as
     they finish. At most `workers` (default: twice the cluster's CPUs) takes and
-    MAX_SHIPPED_BYTES of their files are in flight."""
+    `max_shipped_bytes` of their files (or one take, whatever its size) are in flight."""
     pending: dict[Any, tuple[Take, int]] = {}  # task -> its take and the bytes shipped for it
     try:
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(analyze_shipped_take)
@@ -122,10 +127,10 @@ def run_tasks(ray, takes: Sequence[Take], settings: TakeSettings, workers: int |
         while queue or pending:
             while queue and len(pending) < limit:
                 size = shipped_size(queue[0])
-                if pending and sum(shipped for _, shipped in pending.values()) + size > MAX_SHIPPED_BYTES:
+                if pending and sum(shipped for _, shipped in pending.values()) + size > max_shipped_bytes:
                     break  # wait for a take in flight to finish before shipping more
                 take = queue.pop(0)
-                pending[task.remote(take, settings_ref, ship(ray, take))] = (take, size)
+                pending[task.remote(take, settings_ref, ship(ray, take, chunk_bytes))] = (take, size)
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 take, _ = pending.pop(ref)
@@ -146,7 +151,7 @@ def shipped_size(take: Take) -> int:
     return os.path.getsize(take.source)
 
 
-def ship(ray, take: Take) -> list | None:
+def ship(ray, take: Take, chunk_bytes: int = CHUNK_BYTES) -> list | None:
     """The take's file as object-store chunks (read one at a time); None when the worker opens
     the source itself (a URL; a file the driver does not have fails there as missing)."""
     if take.is_url or not os.path.isfile(take.source):
@@ -154,7 +159,7 @@ def ship(ray, take: Take) -> list | None:
     chunks = []
     try:
         with open(take.source, "rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
+            while chunk := handle.read(chunk_bytes):
                 chunks.append(ray.put(chunk))
     except OSError:  # unreadable here: the worker's attempt says why, as the local engine's would
         return None
