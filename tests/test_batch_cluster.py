@@ -92,6 +92,16 @@ def test_token_cluster_of_two_nodes_loses_one_mid_batch_and_every_take_is_analys
         assert rerun.returncode == 0, rerun.stderr
         assert f"0 analysed, {len(SCENARIOS)} skipped" in rerun.stdout
 
+        # the Python API joins too, in a program that imported Ray before it (Ray reads RAY_AUTH_MODE at import)
+        program = ("import ray\n"
+                   "from acting_mirror.batch.run import run_batch\n"
+                   f"result = run_batch([{str(takes)!r}], {str(out)!r}, script={str(SCENE)!r}, engine='ray', "
+                   f"ray_address={ray_cluster.address!r}, progress=False, log=print)\n"
+                   "print('skipped', len(result.skipped))")
+        api = ray_cluster.run([sys.executable, "-c", program], env=ray_cluster.environment())
+        assert api.returncode == 0, api.stderr
+        assert "1 node, 1 CPU" in api.stdout and f"skipped {len(SCENARIOS)}" in api.stdout
+
         # join errors name their cause, in one line, and touch nothing
         (tmp_path / "other" / ".ray").mkdir(parents=True)
         (tmp_path / "other" / ".ray" / "auth_token").write_text(secrets.token_hex(16))

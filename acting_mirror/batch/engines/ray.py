@@ -62,7 +62,8 @@ class RayEngine(Engine):
         self.started = True
         if self.address:
             nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
-            log(f"Ray cluster at {self.address}: {nodes} nodes, {int(ray.cluster_resources().get('CPU', 0))} CPUs")
+            cpus = int(ray.cluster_resources().get("CPU", 0))
+            log(f"Ray cluster at {self.address}: {plural(nodes, 'node')}, {plural(cpus, 'CPU')}")
 
     def stop(self) -> None:
         if self.started:
@@ -72,6 +73,10 @@ class RayEngine(Engine):
     def run(self, takes: Sequence[Take], out: Path, settings: TakeSettings,
             log: Callable[[str], None]) -> Iterator[TakeResult]:
         return run_tasks(import_ray(), takes, settings, self.workers, self.chunk_bytes, self.max_shipped_bytes)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def import_ray():
