@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "report":
             return report(argv[1:])
         if argv and argv[0] == "batch":
-            from acting_mirror.batch import batch_main
+            from acting_mirror.batch.cli import batch_main
 
             return batch_main(argv[1:])
         if argv and argv[0] == "calibrate":

@@ -46,7 +46,7 @@ def make_takes(folder: Path, count: int, seconds: float, fps: float, size: tuple
 
 
 def time_batch(takes: list[Path], engine: str, workers: int, work: Path) -> dict:
-    from acting_mirror.batch import run_batch
+    from acting_mirror.batch.run import run_batch
 
     out = work / f"{engine}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
@@ -102,12 +102,17 @@ def profile_take(take: Path) -> dict:
             "stages_share": {stage: round(seconds / total, 3) for stage, seconds in stages.items()}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_take_arguments(parser: argparse.ArgumentParser, seconds: float) -> None:
+    """--takes, --seconds, --fps and --size: the takes a batch benchmark makes."""
     parser.add_argument("--takes", type=int, default=6)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=seconds)
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--size", default="640x480")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_take_arguments(parser, seconds=10.0)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--engines", default="local,ray")
     parser.add_argument("--no-profile", action="store_true")

@@ -18,13 +18,11 @@ import pytest
 from helpers import SCENE, SIZE, run_cli
 
 from acting_mirror import demo
-from acting_mirror.batch import (
-    PARTIAL_PREFIX,
-    BatchError,
-    find_takes,
-    run_batch,
-    take_names,
-)
+from acting_mirror.batch.engines.ray import RayEngine
+from acting_mirror.batch.errors import BatchError
+from acting_mirror.batch.run import run_batch
+from acting_mirror.batch.store import PARTIAL_PREFIX
+from acting_mirror.batch.takes import find_takes, take_names
 
 # whole runs of the app or of training: not in the fast subset (-m "not slow")
 pytestmark = pytest.mark.slow
@@ -145,8 +143,10 @@ def test_ray_engine_gives_the_same_results_as_the_local_pool(local_batch, takes,
     local_out, _ = local_batch
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a cluster left here
     try:
-        result = run_batch([takes, corrupt], tmp_path / "out", script=SCENE, engine="ray", workers=2,
-                           progress=False, log=lambda message: None)
+        # 64 KiB chunks: every take (90-140 KB) travels to its worker in pieces, put together there
+        result = run_batch([takes, corrupt], tmp_path / "out", script=SCENE,
+                           engine=RayEngine(workers=2, chunk_bytes=64 * 1024), progress=False,
+                           log=lambda message: None)
         assert ray.is_initialized()  # the batch leaves alone a runtime it did not start
     finally:
         ray.shutdown()

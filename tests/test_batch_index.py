@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acting_mirror.batch import BatchResult, IndexRow, Take, best_for_cue, ranked
+from acting_mirror.batch.index import IndexRow, best_for_cue, ranked
+from acting_mirror.batch.run import BatchResult
+from acting_mirror.batch.takes import Take
 
 
 def row(name: str, score: float | None = None, cues: list | None = None, status: str = "ok") -> IndexRow:
