@@ -18,7 +18,6 @@ headless unless asked for windows (`show=True`), and writes files only where it 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,6 @@ if TYPE_CHECKING:
     from acting_mirror.script import Script
     from acting_mirror.sources import Source
     from acting_mirror.timeline import Timeline
-
-IMAGE_SUFFIXES = frozenset({".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"})
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 SourceLike = Union[str, Path, int, "Source", Callable[[], "Source"]]
 
@@ -230,16 +226,17 @@ def refuse_overwriting_inputs(config: Config, *, source=None, script=None, confi
     links and hard links count). Raises SinkError naming both. Every entry point passes here."""
     from acting_mirror.report import OUTPUT_FILES
     from acting_mirror.sinks import refuse_overwriting_inputs as refuse
+    from acting_mirror.sources import is_url, source_kind
 
-    source_path = str(source) if isinstance(source, (str, Path)) and not _URL.match(str(source)) else None
+    source_path = str(source) if isinstance(source, (str, Path)) and not is_url(str(source)) else None
+    photo = source_path is not None and source_kind(Path(source_path)) == "image"
     inputs = [(what, path) for what, path in (
-        ("input image" if source_path and Path(source_path).suffix.lower() in IMAGE_SUFFIXES else "input video",
-         source_path),
+        ("input image" if photo else "input video", source_path),
         ("script", script if isinstance(script, (str, Path)) else None),
         ("config file", config_path)) if path]
     outputs = []
     if config.output.video:
-        if source_path and Path(source_path).suffix.lower() in IMAGE_SUFFIXES:
+        if photo:
             outputs.append(("annotated image", annotated_image_path(config.output.video, source_path)))
         else:
             outputs.append(("video", config.output.video))
@@ -299,15 +296,9 @@ def open_source(source: SourceLike, config: Config | None = None, log: Callable[
         from acting_mirror.errors import ArgumentError
 
         raise ArgumentError(f"source must be a path, URL, camera index or Source, not {type(source).__name__}")
-    if isinstance(source, int):
-        return sources.open_camera(source, fps=config.source.camera_fps)
-    text = str(source)
-    if isinstance(source, str) and _URL.match(text):
-        return sources.open_url(text, max_height=config.source.youtube_max_height,
-                                log=log or logging.getLogger("acting_mirror").info)
-    if Path(text).suffix.lower() in IMAGE_SUFFIXES:
-        return sources.open_image(text)
-    return sources.open_video(text)
+    return sources.open_source(source, camera_fps=config.source.camera_fps,
+                               max_height=config.source.youtube_max_height,
+                               log=log or logging.getLogger("acting_mirror").info)
 
 
 def _load_script(script, labels: tuple[str, ...]):
@@ -329,6 +320,8 @@ def _load_script(script, labels: tuple[str, ...]):
 def annotated_image_path(video_output: str | Path, photo_name: str) -> Path:
     """Where a photo's annotated copy goes: `video_output` itself when it names an image,
     else <photo stem>_annotated.png in its folder."""
+    from acting_mirror.sources import IMAGE_SUFFIXES
+
     video_output = Path(video_output)
     if video_output.suffix.lower() in IMAGE_SUFFIXES:
         return video_output
@@ -344,10 +337,9 @@ def _make_video(source: Source, config: Config):
     if source.is_image:
         return ImageFileSink(annotated_image_path(path, source.name))
     from acting_mirror.sinks import check_free_space
+    from acting_mirror.sources import frames_to_read
 
-    frames = source.total_frames
-    if config.source.max_frames:
-        frames = min(frames or config.source.max_frames, config.source.max_frames)
+    frames = frames_to_read(source, config.source.max_frames)
     # a camera's video runs at the rate asked of it: the app places its frames by capture time
     sink = VideoSink(path, config.source.camera_fps if source.live else source.fps, codec)  # claims the file
     try:
@@ -381,7 +373,7 @@ def _progress_bar(source: Source, config: Config):
 
     from tqdm import tqdm
 
-    total = source.total_frames
-    if config.source.max_frames:
-        total = min(total or config.source.max_frames, config.source.max_frames)
-    return tqdm(total=total, unit="frame", desc=source.name, file=sys.stderr, dynamic_ncols=True, disable=None)
+    from acting_mirror.sources import frames_to_read
+
+    return tqdm(total=frames_to_read(source, config.source.max_frames), unit="frame", desc=source.name,
+                file=sys.stderr, dynamic_ncols=True, disable=None)
