@@ -146,7 +146,6 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     was analysed (run.stopped_by says so), with the video and report complete up to there.
     """
     from acting_mirror.app import MirrorApp, build_pipeline
-    from acting_mirror.report import build_summary
 
     check_arguments(script=script, model=model, config=config, report_dir=report_dir, video_output=video_output,
                     max_frames=max_frames, profile=profile)
@@ -198,9 +197,7 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     finally:
         if opened is not None:
             opened.close()
-    fps, spans = app.report_inputs()
-    summary = build_summary(app.timeline, fps, script, spans, app.profile_summary())
-    return Analysis(opened.name, pipeline.labels, app.timeline, summary, run, image=opened.is_image)
+    return Analysis(opened.name, pipeline.labels, app.timeline, app.summary_json, run, image=opened.is_image)
 
 
 def check_arguments(*, script, model, config, report_dir, video_output, max_frames, profile) -> None:

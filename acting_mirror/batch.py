@@ -822,7 +822,11 @@ def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequen
     """index.html: the takes ranked with links to their reports, then per cue (or, without
     a script, per emotion) the best take and a chart comparing all of them. Self-contained."""
     from acting_mirror.render.graph import emotion_colours
-    from acting_mirror.report import STYLE, _clock, _image, _percent, _score_colour
+    from acting_mirror.render.html import STYLE
+    from acting_mirror.render.html import clock as _clock
+    from acting_mirror.render.html import embedded_image as _image
+    from acting_mirror.render.html import percent as _percent
+    from acting_mirror.render.html import score_colour as _score_colour
 
     e = html.escape
     good = [row for row in rows if row.ok]
