@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     from acting_mirror.prepare import equalize_unlike, sharpness
     from acting_mirror.training.data import Dataset, load_dataset
     from acting_mirror.training.evaluate import evaluate_model
-    from acting_mirror.training.train import EQUALIZE_UNLIKE_FER, training_sharpness
+    from acting_mirror.training.inputs import training_sharpness
+    from acting_mirror.training.run_config import EQUALIZE_UNLIKE_FER
 
     splits = load_dataset(args.data, ("Training", args.split))
     training = equalize_unlike(splits["Training"].images, EQUALIZE_UNLIKE_FER)
