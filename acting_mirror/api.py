@@ -205,6 +205,7 @@ def check_arguments(*, script, model, config, report_dir, video_output, max_fram
     from acting_mirror.config import Config
     from acting_mirror.errors import ArgumentError
     from acting_mirror.script import Script
+    from acting_mirror.sources import check_frame_limit
 
     expected = {"script": (script, (str, Path, Script)), "model": (model, (str, Path)),
                 "config": (config, (str, Path, Config)), "report_dir": (report_dir, (str, Path)),
@@ -213,8 +214,7 @@ def check_arguments(*, script, model, config, report_dir, video_output, max_fram
         if value is not None and not isinstance(value, kinds):
             names = " or ".join(kind.__name__ for kind in kinds)
             raise ArgumentError(f"{name} must be a {names}, not {type(value).__name__}")
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int)):
-        raise ArgumentError(f"max_frames must be a whole number, not {type(max_frames).__name__}")
+    check_frame_limit(max_frames)
 
 
 def refuse_overwriting_inputs(config: Config, *, source=None, script=None, config_path=None) -> None:
@@ -261,11 +261,10 @@ def resolve_config(config, *, model, backend, detector, report_dir, video_output
     if detector is not None:
         sections["detector"] = {"kind": detector}
     if max_frames is not None:
-        from acting_mirror.config import ConfigError
+        from acting_mirror.sources import check_frame_limit
 
-        if max_frames < 0:
-            raise ConfigError("max_frames must be >= 0")
-        sections["source"] = {"max_frames": int(max_frames)}
+        check_frame_limit(max_frames)
+        sections["source"] = {"max_frames": max_frames}
     return config.override(**sections)
 
 

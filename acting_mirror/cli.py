@@ -102,13 +102,13 @@ def build_report_parser() -> argparse.ArgumentParser:
 def make_config(args, log=None):
     from acting_mirror.config import load_config
     from acting_mirror.paths import package_root
+    from acting_mirror.sources import check_frame_limit
 
     path = Path(args.config) if args.config else default_config_path()
     config = load_config(path)
     if log is not None and path is not None and path.resolve() != (package_root() / "config.yaml").resolve():
         log(f"settings from {path}")  # a ./config.yaml is picked up without being named: say so
-    if args.max_frames is not None and args.max_frames < 0:
-        raise UsageError("--max-frames must be >= 0")
+    check_frame_limit(args.max_frames, "--max-frames")
     if args.tflite and args.backend == "keras":
         raise UsageError("--tflite and --backend keras contradict each other")
     if args.image and args.script:

@@ -22,6 +22,7 @@ from rtsp_server import RtspServer
 
 from acting_mirror import sources
 from acting_mirror.demo import synth_frames, write_clip
+from acting_mirror.errors import MirrorError
 from acting_mirror.sources import SourceError
 from acting_mirror.sources.base import sane_fps
 from acting_mirror.sources.web import short_reason, yt_dlp_options
@@ -264,6 +265,20 @@ def test_open_source_opens_the_kind_its_target_names(clip, tmp_path, http_server
         sources.open_source(100)
     with pytest.raises(SourceError, match="unknown kind of source 'tape'"):
         sources.open_source(clip, "tape")
+
+
+def test_frames_to_read_is_the_source_length_cut_by_the_limit():
+    demo = sources.open_demo(count=8)
+    camera = sources.open_camera(0, capture_factory=lambda index: DemoCamera(fps=30.0, count=10))
+    with demo, camera:
+        assert [sources.frames_to_read(demo, limit) for limit in (0, 5, 8, 20)] == [8, 5, 8, 8]
+        assert [sources.frames_to_read(camera, limit) for limit in (0, 5)] == [None, 5]  # a feed has no length
+    sources.check_frame_limit(None)
+    sources.check_frame_limit(0)
+    for limit, error in ((-1, "--max-frames must be >= 0"), (2.5, "--max-frames must be a whole number, not float"),
+                         (True, "--max-frames must be a whole number, not bool")):
+        with pytest.raises(MirrorError, match=f"^{error}$"):
+            sources.check_frame_limit(limit, "--max-frames")
 
 
 # -- URLs (a real HTTP server on 127.0.0.1) --------------------------------

@@ -13,13 +13,14 @@ with a one-line message. One module per kind of source, as a reader would look f
     selection.py  which kind a target names (`open_source`), for the command line and the API
 """
 
-from acting_mirror.sources.base import DEFAULT_FPS, Source, SourceError, frames_to_read, is_url
+from acting_mirror.sources.base import DEFAULT_FPS, Source, SourceError, check_frame_limit, frames_to_read, is_url
 from acting_mirror.sources.file import open_video
 from acting_mirror.sources.live import open_camera
 from acting_mirror.sources.selection import SOURCE_KINDS, open_source, source_kind
 from acting_mirror.sources.still import IMAGE_SUFFIXES, open_demo, open_image
 from acting_mirror.sources.web import open_url, without_password
 
-__all__ = ["DEFAULT_FPS", "IMAGE_SUFFIXES", "SOURCE_KINDS", "Source", "SourceError", "frames_to_read", "is_url",
+__all__ = ["DEFAULT_FPS", "IMAGE_SUFFIXES", "SOURCE_KINDS", "Source", "SourceError", "check_frame_limit",
+           "frames_to_read", "is_url",
            "open_camera", "open_demo", "open_image", "open_source", "open_url", "open_video", "source_kind",
            "without_password"]

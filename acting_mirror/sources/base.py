@@ -72,6 +72,19 @@ def is_url(text: str) -> bool:
     return bool(URL_PATTERN.match(text))
 
 
+def check_frame_limit(max_frames, name: str = "max_frames") -> None:
+    """A frame limit as given (None: not given) is a whole number, 0 or more (0: no limit);
+    else an ArgumentError or UsageError naming it as `name` (the flag or the argument)."""
+    from acting_mirror.errors import ArgumentError, UsageError
+
+    if max_frames is None:
+        return
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int):
+        raise ArgumentError(f"{name} must be a whole number, not {type(max_frames).__name__}")
+    if max_frames < 0:
+        raise UsageError(f"{name} must be >= 0")
+
+
 def frames_to_read(source: Source, max_frames: int) -> int | None:
     """How many frames a run over `source` stopped after `max_frames` (0: no limit) reads; None when unknown."""
     if not max_frames:
