@@ -18,7 +18,6 @@ headless unless asked for windows (`show=True`), and writes files only where it 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,6 @@ if TYPE_CHECKING:
     from acting_mirror.script import Script
     from acting_mirror.sources import Source
     from acting_mirror.timeline import Timeline
-
-IMAGE_SUFFIXES = frozenset({".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"})
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 SourceLike = Union[str, Path, int, "Source", Callable[[], "Source"]]
 
@@ -150,7 +146,6 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     was analysed (run.stopped_by says so), with the video and report complete up to there.
     """
     from acting_mirror.app import MirrorApp, build_pipeline
-    from acting_mirror.report import build_summary
 
     check_arguments(script=script, model=model, config=config, report_dir=report_dir, video_output=video_output,
                     max_frames=max_frames, profile=profile)
@@ -202,9 +197,7 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
     finally:
         if opened is not None:
             opened.close()
-    fps, spans = app.report_inputs()
-    summary = build_summary(app.timeline, fps, script, spans, app.profile_summary())
-    return Analysis(opened.name, pipeline.labels, app.timeline, summary, run, image=opened.is_image)
+    return Analysis(opened.name, pipeline.labels, app.timeline, app.summary_json, run, image=opened.is_image)
 
 
 def check_arguments(*, script, model, config, report_dir, video_output, max_frames, profile) -> None:
@@ -212,6 +205,7 @@ def check_arguments(*, script, model, config, report_dir, video_output, max_fram
     from acting_mirror.config import Config
     from acting_mirror.errors import ArgumentError
     from acting_mirror.script import Script
+    from acting_mirror.sources import check_frame_limit
 
     expected = {"script": (script, (str, Path, Script)), "model": (model, (str, Path)),
                 "config": (config, (str, Path, Config)), "report_dir": (report_dir, (str, Path)),
@@ -220,8 +214,7 @@ def check_arguments(*, script, model, config, report_dir, video_output, max_fram
         if value is not None and not isinstance(value, kinds):
             names = " or ".join(kind.__name__ for kind in kinds)
             raise ArgumentError(f"{name} must be a {names}, not {type(value).__name__}")
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int)):
-        raise ArgumentError(f"max_frames must be a whole number, not {type(max_frames).__name__}")
+    check_frame_limit(max_frames)
 
 
 def refuse_overwriting_inputs(config: Config, *, source=None, script=None, config_path=None) -> None:
@@ -230,16 +223,17 @@ def refuse_overwriting_inputs(config: Config, *, source=None, script=None, confi
     links and hard links count). Raises SinkError naming both. Every entry point passes here."""
     from acting_mirror.report import OUTPUT_FILES
     from acting_mirror.sinks import refuse_overwriting_inputs as refuse
+    from acting_mirror.sources import is_url, source_kind
 
-    source_path = str(source) if isinstance(source, (str, Path)) and not _URL.match(str(source)) else None
+    source_path = str(source) if isinstance(source, (str, Path)) and not is_url(str(source)) else None
+    photo = source_path is not None and source_kind(Path(source_path)) == "image"
     inputs = [(what, path) for what, path in (
-        ("input image" if source_path and Path(source_path).suffix.lower() in IMAGE_SUFFIXES else "input video",
-         source_path),
+        ("input image" if photo else "input video", source_path),
         ("script", script if isinstance(script, (str, Path)) else None),
         ("config file", config_path)) if path]
     outputs = []
     if config.output.video:
-        if source_path and Path(source_path).suffix.lower() in IMAGE_SUFFIXES:
+        if photo:
             outputs.append(("annotated image", annotated_image_path(config.output.video, source_path)))
         else:
             outputs.append(("video", config.output.video))
@@ -267,11 +261,10 @@ def resolve_config(config, *, model, backend, detector, report_dir, video_output
     if detector is not None:
         sections["detector"] = {"kind": detector}
     if max_frames is not None:
-        from acting_mirror.config import ConfigError
+        from acting_mirror.sources import check_frame_limit
 
-        if max_frames < 0:
-            raise ConfigError("max_frames must be >= 0")
-        sections["source"] = {"max_frames": int(max_frames)}
+        check_frame_limit(max_frames)
+        sections["source"] = {"max_frames": max_frames}
     return config.override(**sections)
 
 
@@ -299,15 +292,9 @@ def open_source(source: SourceLike, config: Config | None = None, log: Callable[
         from acting_mirror.errors import ArgumentError
 
         raise ArgumentError(f"source must be a path, URL, camera index or Source, not {type(source).__name__}")
-    if isinstance(source, int):
-        return sources.open_camera(source, fps=config.source.camera_fps)
-    text = str(source)
-    if isinstance(source, str) and _URL.match(text):
-        return sources.open_url(text, max_height=config.source.youtube_max_height,
-                                log=log or logging.getLogger("acting_mirror").info)
-    if Path(text).suffix.lower() in IMAGE_SUFFIXES:
-        return sources.open_image(text)
-    return sources.open_video(text)
+    return sources.open_source(source, camera_fps=config.source.camera_fps,
+                               max_height=config.source.youtube_max_height,
+                               log=log or logging.getLogger("acting_mirror").info)
 
 
 def _load_script(script, labels: tuple[str, ...]):
@@ -329,6 +316,8 @@ def _load_script(script, labels: tuple[str, ...]):
 def annotated_image_path(video_output: str | Path, photo_name: str) -> Path:
     """Where a photo's annotated copy goes: `video_output` itself when it names an image,
     else <photo stem>_annotated.png in its folder."""
+    from acting_mirror.sources import IMAGE_SUFFIXES
+
     video_output = Path(video_output)
     if video_output.suffix.lower() in IMAGE_SUFFIXES:
         return video_output
@@ -344,10 +333,9 @@ def _make_video(source: Source, config: Config):
     if source.is_image:
         return ImageFileSink(annotated_image_path(path, source.name))
     from acting_mirror.sinks import check_free_space
+    from acting_mirror.sources import frames_to_read
 
-    frames = source.total_frames
-    if config.source.max_frames:
-        frames = min(frames or config.source.max_frames, config.source.max_frames)
+    frames = frames_to_read(source, config.source.max_frames)
     # a camera's video runs at the rate asked of it: the app places its frames by capture time
     sink = VideoSink(path, config.source.camera_fps if source.live else source.fps, codec)  # claims the file
     try:
@@ -381,7 +369,7 @@ def _progress_bar(source: Source, config: Config):
 
     from tqdm import tqdm
 
-    total = source.total_frames
-    if config.source.max_frames:
-        total = min(total or config.source.max_frames, config.source.max_frames)
-    return tqdm(total=total, unit="frame", desc=source.name, file=sys.stderr, dynamic_ncols=True, disable=None)
+    from acting_mirror.sources import frames_to_read
+
+    return tqdm(total=frames_to_read(source, config.source.max_frames), unit="frame", desc=source.name,
+                file=sys.stderr, dynamic_ncols=True, disable=None)

@@ -389,6 +389,7 @@ class MirrorApp:
             self.player = CuePlayer(script, manual=self.live)
         self.graph = None
         self.summary = RunSummary(detector=pipeline.describe())
+        self.summary_json: dict | None = None  # summary.json's contents, once the run has ended
         self._last_result: FrameResult | None = None
         self.resting = None  # a RestingRecorder while the resting-face key records
 
@@ -590,17 +591,21 @@ class MirrorApp:
         self.summary.person0_share = self.timeline.emotion_share(0)
         self.summary.person0_frames = self.timeline.face_frames(0)
         self.summary.face_tracks = self.pipeline.tracker.tracks_started
+        from acting_mirror.scoring import build_summary
+
+        fps, spans = self.report_inputs()
+        # summary.json's contents, built once: the report writes them, analyze() returns them
+        self.summary_json = build_summary(self.timeline, fps, self.script, spans, self.profile_summary())
         if self.config.output.report_dir:
             from acting_mirror.report import write_report
 
-            fps, spans = self.report_inputs()
             # timeline.csv is already on disk when it was streamed; written whole here otherwise
             streamed = self.timeline_file is not None and self.timeline_file.failure is None
             from acting_mirror.audio.level import take_sound_level
 
             level = take_sound_level(self.source)
-            paths = write_report(self.config.output.report_dir, self.timeline, fps, self.script, cue_spans=spans,
-                                 write_timeline=not streamed, profile=self.profile_summary(),
+            paths = write_report(self.config.output.report_dir, self.timeline, self.summary_json,
+                                 write_timeline=not streamed,
                                  sound_level=None if level is None else (level.times, level.db))
             self.summary.report = str(paths.get("html", Path(self.config.output.report_dir)))
 

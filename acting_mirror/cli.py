@@ -102,13 +102,13 @@ def build_report_parser() -> argparse.ArgumentParser:
 def make_config(args, log=None):
     from acting_mirror.config import load_config
     from acting_mirror.paths import package_root
+    from acting_mirror.sources import check_frame_limit
 
     path = Path(args.config) if args.config else default_config_path()
     config = load_config(path)
     if log is not None and path is not None and path.resolve() != (package_root() / "config.yaml").resolve():
         log(f"settings from {path}")  # a ./config.yaml is picked up without being named: say so
-    if args.max_frames is not None and args.max_frames < 0:
-        raise UsageError("--max-frames must be >= 0")
+    check_frame_limit(args.max_frames, "--max-frames")
     if args.tflite and args.backend == "keras":
         raise UsageError("--tflite and --backend keras contradict each other")
     if args.image and args.script:
@@ -141,23 +141,14 @@ def make_config(args, log=None):
 
 
 def open_source(args, config, log):
-    from acting_mirror import sources
+    """The source the flags name (camera 0, or the demo without one, when none does)."""
+    from acting_mirror.sources import open_source as open_target
 
-    if args.video:
-        return sources.open_video(args.video)
-    if args.url:
-        return sources.open_url(args.url, max_height=config.source.youtube_max_height, log=log)
-    if args.image:
-        return sources.open_image(args.image)
-    if args.demo:
-        return sources.open_demo()
-    if args.camera is not None:
-        return sources.open_camera(args.camera, fps=config.source.camera_fps)
-    try:
-        return sources.open_camera(0, fps=config.source.camera_fps)
-    except sources.SourceError:
-        log("no camera found: playing the built-in demo clip (use --camera N, --video or --youtube)")
-        return sources.open_demo()
+    chosen = [(kind, target) for kind, target in (("video", args.video), ("url", args.url), ("image", args.image),
+                                                   ("camera", args.camera)) if target is not None]
+    kind, target = chosen[0] if chosen else ("demo" if args.demo else None, None)
+    return open_target(target, kind, camera_fps=config.source.camera_fps,
+                       max_height=config.source.youtube_max_height, log=log)
 
 
 def _log_error(error: BaseException, text: str | None = None) -> None:

@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     from acting_mirror.training.data import HOLDOUT_SPLIT, load_dataset
     from acting_mirror.training.evaluate import evaluate_model, update_metadata_evaluation, write_json
     from acting_mirror.training.export import export_model, face_crops
-    from acting_mirror.training.train import package_model, run_summary
+    from acting_mirror.training.runs import package_model, run_summary
     from acting_mirror.views import parse_views, views_spec
 
     run_dir = args.run_dir.expanduser()

@@ -30,7 +30,7 @@ RUNS = Path.home() / ".cache/acting-mirror/runs"
 
 
 def package(run_dir: Path, output: Path):
-    from acting_mirror.training.train import package_model
+    from acting_mirror.training.runs import package_model
 
     return package_model(run_dir, output, which="last")
 

@@ -92,7 +92,7 @@ def test_a_plan_trains_runs_the_cpu_tools_package(packed, tmp_path, capsys):
     packages the same."""
     import keras
 
-    from acting_mirror.training.train import package_model
+    from acting_mirror.training.runs import package_model
 
     path, _ = packed
     common = {"architecture": "mirror_net", "width": 0.125, "epochs": 2, "batch_size": 16,

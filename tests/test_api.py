@@ -212,6 +212,7 @@ def test_api_refuses_a_report_that_would_overwrite_the_script_or_the_config(clip
 
 @pytest.mark.parametrize("arguments", [{"script": {"title": "x"}}, {"script": 3}, {"script": ["a"]},
                                        {"config": {"model": {}}}, {"max_frames": "abc"}, {"max_frames": 2.5},
+                                       {"max_frames": -1},
                                        {"report_dir": 5}, {"profile": 1.0}])
 def test_bad_argument_types_raise_a_mirror_error(clip, arguments):
     from acting_mirror.errors import MirrorError

@@ -280,6 +280,7 @@ def test_the_original_spelling_of_disable_rectangles_still_works(clips, tmp_path
     (["--video", "nope.mp4", "--no-display"], 1, ["acting-mirror: error:", "nope.mp4"]),  # the run fails
     (["report"], 2, ["acting-mirror: error:", "DIR"]),
     (["report", "nowhere"], 1, ["acting-mirror: error:", "nowhere"]),
+    (["--demo", "--no-display", "--max-frames", "-1"], 2, ["acting-mirror: error:", "--max-frames must be >= 0"]),
 ])
 def test_exit_codes_and_one_error_prefix(tmp_path, args, code, words):
     result = run_cli(*args, cwd=tmp_path)

@@ -130,7 +130,8 @@ def test_page_whose_video_is_a_local_file_is_refused(tmp_path, http_server, clip
 
 
 def test_page_may_not_aim_at_a_more_private_network():
-    from acting_mirror.sources import SourceError, check_media_url
+    from acting_mirror.sources import SourceError
+    from acting_mirror.sources.web import check_media_url
 
     for media in ("http://127.0.0.1:8080/v.mp4", "http://10.1.2.3/v.mp4", "http://169.254.169.254/latest"):
         with pytest.raises(SourceError, match="more private network"):
@@ -178,11 +179,11 @@ def test_ffmpeg_only_gets_the_protocols_of_the_input_kind(tmp_path, clip, http_s
     (tmp_path / "concat:a.avi|a.avi").write_text("not a video\n")
     with pytest.raises(SourceError, match="not a video"):
         open_video(tmp_path / "concat:a.avi|a.avi")
-    from acting_mirror.sources import FILE_PROTOCOLS, WEB_PROTOCOLS, _open_capture
+    from acting_mirror.sources.file import FILE_PROTOCOLS, WEB_PROTOCOLS, open_capture
 
     (http_server.root / "clip.avi").write_bytes(clip.read_bytes())
-    assert _open_capture(http_server.url("clip.avi"), stream=True, protocols=WEB_PROTOCOLS) is not None
-    assert _open_capture(http_server.url("clip.avi"), stream=True, protocols=FILE_PROTOCOLS) is None
+    assert open_capture(http_server.url("clip.avi"), stream=True, protocols=WEB_PROTOCOLS) is not None
+    assert open_capture(http_server.url("clip.avi"), stream=True, protocols=FILE_PROTOCOLS) is None
     assert os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS") == options_before  # restored after each open
 
 
@@ -348,8 +349,9 @@ def playlist_server(playlists: dict[str, str]):
                                      "http://10.1.2.3/seg.ts", "file:///etc/passwd"])
 @pytest.mark.parametrize("where", ["segment", "key", "map", "variant", "variant segment"])
 def test_a_playlist_that_points_at_a_more_private_address_is_refused(private, where):
-    from acting_mirror.playlists import check_playlist
-    from acting_mirror.sources import SourceError, check_media_url
+    from acting_mirror.sources import SourceError
+    from acting_mirror.sources.playlists import check_playlist
+    from acting_mirror.sources.web import check_media_url
 
     base = PUBLIC_PAGE.rsplit("/", 1)[0]
     media = {"segment": f"#EXTM3U\n#EXTINF:2,\nok0.ts\n#EXTINF:2,\n{private}\n",
@@ -366,8 +368,8 @@ def test_a_playlist_that_points_at_a_more_private_address_is_refused(private, wh
 
 
 def test_a_playlist_on_its_own_host_plays(http_server, clip):
-    from acting_mirror.playlists import check_playlist, playlist_uris
-    from acting_mirror.sources import check_media_url
+    from acting_mirror.sources.playlists import check_playlist, playlist_uris
+    from acting_mirror.sources.web import check_media_url
 
     text = ('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="keys/k1"\n#EXT-X-MAP:URI="init.mp4"\n'
             "#EXTINF:2,\nseg0.ts\n#EXTINF:2,\n/abs/seg1.ts\n")

@@ -28,7 +28,7 @@ def tiny_model(tmp_path_factory):
 
     from acting_mirror.training.architectures import build
     from acting_mirror.training.export import export_model
-    from acting_mirror.training.train import PIXEL_OFFSET, PIXEL_SCALE
+    from acting_mirror.training.inputs import PIXEL_OFFSET, PIXEL_SCALE
 
     folder = tmp_path_factory.mktemp("tiny_model")
     keras.utils.set_random_seed(3)

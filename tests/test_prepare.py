@@ -10,7 +10,7 @@ import numpy as np
 
 from acting_mirror.prepare import SIGMA_LADDER, sharpness, soften_to
 from acting_mirror.training.export import face_crops
-from acting_mirror.training.train import to_model_input, to_pixels, training_sharpness
+from acting_mirror.training.inputs import to_model_input, to_pixels, training_sharpness
 
 TARGET = 0.5
 

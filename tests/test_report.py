@@ -13,13 +13,8 @@ import pytest
 
 from acting_mirror.cli import main as cli_main
 from acting_mirror.render.graph import emotion_distribution_chart, emotion_over_time_chart
-from acting_mirror.report import (
-    overall_score,
-    rebuild_report,
-    score_cues,
-    work_on,
-    write_report,
-)
+from acting_mirror.report import rebuild_report, write_report
+from acting_mirror.scoring import build_summary, overall_score, score_cues, work_on
 from acting_mirror.script import Cue, Script
 from acting_mirror.timeline import Timeline
 from acting_mirror.training.data import FER_DISPLAY_NAMES
@@ -27,6 +22,11 @@ from acting_mirror.types import Box, Face, FrameResult
 
 LABELS = FER_DISPLAY_NAMES
 FPS = 10.0
+
+
+def write_run_report(directory, timeline, fps, script=None, cue_spans=None):
+    """The report a run writes: its summary built once, then the files."""
+    return write_report(directory, timeline, build_summary(timeline, fps, script, cue_spans))
 
 
 def probabilities(**named: float) -> tuple[float, ...]:
@@ -108,7 +108,7 @@ def embedded_images(page: str) -> list[np.ndarray]:
 def test_report_files_exist_and_parse(tmp_path):
     import cv2
 
-    paths = write_report(tmp_path / "out" / "run1", hand_timeline(), FPS, SCRIPT)
+    paths = write_run_report(tmp_path / "out" / "run1", hand_timeline(), FPS, SCRIPT)
     directory = tmp_path / "out" / "run1"
     assert {path.name for path in directory.iterdir()} == {
         "timeline.csv", "summary.json", "report.html", "emotion_over_time.png", "emotion_polar.png"}
@@ -150,7 +150,7 @@ def test_report_files_exist_and_parse(tmp_path):
 
 
 def test_report_without_script(tmp_path):
-    paths = write_report(tmp_path, hand_timeline(), FPS)
+    paths = write_run_report(tmp_path, hand_timeline(), FPS)
     summary = json.loads(paths["summary"].read_text())
     assert "cues" not in summary and "score" not in summary
     page = paths["html"].read_text()
@@ -170,7 +170,7 @@ def test_charts_are_bgr_arrays_of_the_asked_size():
 
 def test_rebuild_keeps_fps_and_played_cues_and_rescores(tmp_path):
     spans = [[(0.5, 1.0)], [(1.0, 1.5)], [(1.5, 2.0)]]
-    write_report(tmp_path, hand_timeline(), 12.5, SCRIPT, cue_spans=spans)
+    write_run_report(tmp_path, hand_timeline(), 12.5, SCRIPT, spans)
     original = json.loads((tmp_path / "summary.json").read_text())
     (tmp_path / "report.html").unlink()
     (tmp_path / "emotion_polar.png").unlink()
@@ -199,7 +199,7 @@ def test_rebuild_keeps_fps_and_played_cues_and_rescores(tmp_path):
 
 
 def test_report_command(tmp_path, capsys):
-    write_report(tmp_path, hand_timeline(), FPS, SCRIPT)
+    write_run_report(tmp_path, hand_timeline(), FPS, SCRIPT)
     script_path = tmp_path / "scene.yaml"
     script_path.write_text("title: again\ncues:\n  - {start: 0, end: 2, line: All of it., emotion: happy}\n")
     assert cli_main(["report", str(tmp_path), "--script", str(script_path)]) == 0
@@ -264,7 +264,7 @@ def test_real_detections_face_leaves_and_comes_back(tmp_path):
     assert detected[0] and detected[-1] and not all(detected)  # the detector saw the face leave and return
 
     script = Script("leave", (Cue(0.0, 1.0, "Goodbye!", ("happy",)), Cue(1.0, 2.0, "Come back...", ("sad",))))
-    paths = write_report(tmp_path, timeline, fps, script)
+    paths = write_run_report(tmp_path, timeline, fps, script)
     summary = json.loads(paths["summary"].read_text())
     assert summary["face_frames"] == sum(detected)
     assert summary["emotion_share"]["happy"] == pytest.approx(1.0)
@@ -291,7 +291,7 @@ def test_rebuild_refuses_a_timeline_of_other_emotions(tmp_path):
 
 
 def test_rebuild_of_a_file_run_scores_the_edited_script_times(tmp_path):
-    write_report(tmp_path, hand_timeline(), FPS, SCRIPT)  # a video file's run: no played spans
+    write_run_report(tmp_path, hand_timeline(), FPS, SCRIPT)  # a video file's run: no played spans
     assert json.loads((tmp_path / "summary.json").read_text())["cue_times"] == "script"
     script_path = tmp_path / "edited.yaml"
     script_path.write_text(  # cue 1 now ends at 0.5 s instead of 1 s
@@ -317,16 +317,16 @@ def test_rebuild_of_a_file_run_scores_the_edited_script_times(tmp_path):
 @pytest.mark.parametrize("seconds, text", [(59.96, "1:00.0"), (119.97, "2:00.0"), (59.94, "0:59.9"),
                                            (0.0, "0:00.0"), (61.25, "1:01.2"), (3600.0, "60:00.0")])
 def test_clock_rounds_before_splitting_minutes(seconds, text):
-    from acting_mirror.report import _clock
+    from acting_mirror.render.html import clock
 
-    assert _clock(seconds) == text
+    assert clock(seconds) == text
 
 
 def test_partly_played_and_unreached_cues_are_flagged(tmp_path):
     # the recording covers 0-2 s: cue 2 (1.5-2.5 s) is half played, cue 3 never reached
     script = Script("partial", (Cue(0.0, 1.0, "Whole.", ("happy",)), Cue(1.5, 2.5, "Half.", ("happy",)),
                                 Cue(5.0, 6.0, "Never.", ("happy",))))
-    paths = write_report(tmp_path, hand_timeline(), FPS, script)
+    paths = write_run_report(tmp_path, hand_timeline(), FPS, script)
     summary = json.loads(paths["summary"].read_text())
     assert [cue["played_fraction"] for cue in summary["cues"]] == [1.0, 0.5, 0.0]
     assert (summary["scored_frames"], summary["on_target_frames"]) == (15, 6 + 2)  # frames 15-19: 2 happy
@@ -339,7 +339,7 @@ def test_partly_played_and_unreached_cues_are_flagged(tmp_path):
 
 
 def test_distribution_table_columns_line_up(tmp_path):
-    page = write_report(tmp_path, hand_timeline(), FPS)["html"].read_text()
+    page = write_run_report(tmp_path, hand_timeline(), FPS)["html"].read_text()
     table = page.split('<table class="share">')[1].split("</table>")[0]
     rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]
     assert len(rows) == len(LABELS)
@@ -377,7 +377,7 @@ def happy_timeline(frames: int = 60, gaps: bool = False) -> Timeline:
 def report_charts(tmp_path, timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
-    paths = write_report(tmp_path, timeline, FPS)
+    paths = write_run_report(tmp_path, timeline, FPS)
     return cv2.imread(str(paths["over_time_png"])), cv2.imread(str(paths["polar_png"]))
 
 

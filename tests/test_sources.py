@@ -22,7 +22,10 @@ from rtsp_server import RtspServer
 
 from acting_mirror import sources
 from acting_mirror.demo import synth_frames, write_clip
+from acting_mirror.errors import MirrorError
 from acting_mirror.sources import SourceError
+from acting_mirror.sources.base import sane_fps
+from acting_mirror.sources.web import short_reason, yt_dlp_options
 
 SIZE = (160, 120)
 
@@ -89,11 +92,11 @@ def test_garbled_middle_is_skipped_and_the_rest_is_read(clip, tmp_path):
 
 
 def test_container_fps_that_lies_falls_back():
-    assert sources.sane_fps(25.0) == 25.0
-    assert sources.sane_fps(0.0) is None
-    assert sources.sane_fps(float("nan")) is None
-    assert sources.sane_fps(1000.0) is None
-    assert sources.sane_fps(None) is None
+    assert sane_fps(25.0) == 25.0
+    assert sane_fps(0.0) is None
+    assert sane_fps(float("nan")) is None
+    assert sane_fps(1000.0) is None
+    assert sane_fps(None) is None
 
 
 # -- image and demo -------------------------------------------------------
@@ -237,6 +240,45 @@ def test_close_stops_the_reader_thread():
     assert camera.released
     assert not any(thread.name == "acting-mirror camera 0" for thread in threading.enumerate())
     assert list(source) == []
+
+
+# -- choosing the kind of source ------------------------------------------
+
+def test_open_source_opens_the_kind_its_target_names(clip, tmp_path, http_server):
+    photo = tmp_path / "face.JPG"
+    assert cv2.imwrite(str(photo), next(synth_frames("one", 1, SIZE)))
+    (http_server.root / "clip.avi").write_bytes(clip.read_bytes())
+    assert [sources.source_kind(target) for target in (3, str(clip), clip, photo, http_server.url("clip.avi"),
+                                                       Path(http_server.url("clip.avi")))] == \
+        ["camera", "video", "video", "image", "url", "video"]  # a Path is never a URL
+    with sources.open_source(clip) as video, sources.open_source(photo) as image, \
+            sources.open_source(http_server.url("clip.avi"), log=pytest.fail) as web:
+        assert (video.name, video.total_frames, video.is_image) == ("clip.avi", 24, False)
+        assert (image.name, image.is_image) == ("face.JPG", True)
+        assert web.total_frames == 24 and web.media_path.startswith("http://127.0.0.1")
+    # the kind given wins over the name: a video opened as a photo is refused as one
+    with pytest.raises(SourceError, match=r"clip\.avi is not an image OpenCV can read"):
+        sources.open_source(clip, "image")
+    with sources.open_source(kind="demo") as demo:
+        assert demo.name == "demo"
+    with pytest.raises(SourceError, match="camera index must be between 0 and 99"):
+        sources.open_source(100)
+    with pytest.raises(SourceError, match="unknown kind of source 'tape'"):
+        sources.open_source(clip, "tape")
+
+
+def test_frames_to_read_is_the_source_length_cut_by_the_limit():
+    demo = sources.open_demo(count=8)
+    camera = sources.open_camera(0, capture_factory=lambda index: DemoCamera(fps=30.0, count=10))
+    with demo, camera:
+        assert [sources.frames_to_read(demo, limit) for limit in (0, 5, 8, 20)] == [8, 5, 8, 8]
+        assert [sources.frames_to_read(camera, limit) for limit in (0, 5)] == [None, 5]  # a feed has no length
+    sources.check_frame_limit(None)
+    sources.check_frame_limit(0)
+    for limit, error in ((-1, "--max-frames must be >= 0"), (2.5, "--max-frames must be a whole number, not float"),
+                         (True, "--max-frames must be a whole number, not bool")):
+        with pytest.raises(MirrorError, match=f"^{error}$"):
+            sources.check_frame_limit(limit, "--max-frames")
 
 
 # -- URLs (a real HTTP server on 127.0.0.1) --------------------------------
@@ -392,7 +434,7 @@ def test_yt_dlp_error_text_becomes_one_short_line():
 
     error = DownloadError("\x1b[0;31mERROR:\x1b[0m [youtube] abc123: Video unavailable (caused by <HTTPError 404>)\n"
                           "more detail")
-    assert sources.short_reason(error) == "Video unavailable"
+    assert short_reason(error) == "Video unavailable"
 
 
 def youtube_like_format(format_id: str, vcodec: str, acodec: str, height: int | None, protocol: str = "https") -> dict:
@@ -413,7 +455,7 @@ def test_format_choice_is_one_plain_stream_opencv_can_open(max_height, expected)
                youtube_like_format("96", "avc1.640028", "mp4a.40.2", 1080, protocol="m3u8_native")]
     info = {"id": "clip", "title": "clip", "extractor": "test", "extractor_key": "Test",
             "webpage_url": "https://video.invalid/clip", "formats": formats}
-    with yt_dlp.YoutubeDL(sources.yt_dlp_options(max_height)) as ydl:
+    with yt_dlp.YoutubeDL(yt_dlp_options(max_height)) as ydl:
         chosen = ydl.process_ie_result(info, download=False)
     assert chosen["format_id"] == expected  # H.264 within the height when there is one; never a merge
     assert "requested_formats" not in chosen and chosen["url"].endswith(expected)

@@ -16,6 +16,7 @@ import pytest
 from acting_mirror.metadata import ModelMetadata
 from acting_mirror.model import load_classifier
 from acting_mirror.prepare import equalize_unlike
+from acting_mirror.training.augment import AUGMENTATIONS
 from acting_mirror.training.cli import main
 from acting_mirror.training.data import (
     FER_CLASSES,
@@ -35,7 +36,8 @@ from acting_mirror.training.data import (
     votes_trainable,
 )
 from acting_mirror.training.export import face_crops
-from acting_mirror.training.train import AUGMENTATIONS, TrainConfig, equalize_rule, prepare_splits, targets_of
+from acting_mirror.training.inputs import equalize_rule, prepare_splits, targets_of
+from acting_mirror.training.run_config import TrainConfig
 from acting_mirror.views import DEFAULT_VIEWS, View
 
 # whole runs of the app or of training: not in the fast subset (-m "not slow")
@@ -314,7 +316,7 @@ def test_resume_extends_the_run_without_repeating_epochs(fer_csv, tmp_path, caps
 @pytest.mark.parametrize("kind", AUGMENTATIONS)
 def test_augmentations_keep_the_pixel_range(kind):
     from acting_mirror.training.augment import build_augmenter
-    from acting_mirror.training.train import to_model_input
+    from acting_mirror.training.inputs import to_model_input
 
     faces = to_model_input(face_crops(16, seed=4))
     augmented = np.asarray(build_augmenter([kind], seed=1)(faces, training=True))
@@ -329,7 +331,7 @@ def test_augmentations_keep_the_pixel_range(kind):
 
 def test_far_augmentation_leaves_about_half_the_faces_with_little_detail():
     from acting_mirror.training.augment import build_augmenter
-    from acting_mirror.training.train import to_model_input
+    from acting_mirror.training.inputs import to_model_input
 
     faces = to_model_input(face_crops(64, seed=6))
     augmented = np.asarray(build_augmenter(["far"], seed=2)(faces, training=True))
@@ -434,7 +436,8 @@ def test_train_refuses_bad_runs_and_outputs(fer_csv, tmp_path, capsys):
 
 
 def test_focal_loss_matches_its_formula_and_discounts_easy_faces():
-    from acting_mirror.training.train import TrainConfig, loss_for
+    from acting_mirror.training.objectives import loss_for
+    from acting_mirror.training.run_config import TrainConfig
 
     rng = np.random.default_rng(5)
     probabilities = rng.dirichlet(np.ones(7), size=6).astype(np.float32)
@@ -481,7 +484,8 @@ def test_train_with_focal_loss(fer_csv, tmp_path, capsys):
 
 
 def test_exclude_disgust_trains_and_evaluates_six_classes(fer_csv, rows, tmp_path, capsys):
-    from acting_mirror.training.train import TrainConfig, prepare_splits
+    from acting_mirror.training.inputs import prepare_splits
+    from acting_mirror.training.run_config import TrainConfig
 
     train_data, val_data, names, _ = prepare_splits(TrainConfig(data=str(fer_csv), run_dir="", exclude=["disgust"]))
     disgust = FER_CLASSES.index("disgust")
@@ -923,7 +927,7 @@ def test_holdout_rule_is_fixed_stratified_and_disjoint(fer_csv):
 
 
 def test_soften_and_distillation_loss_match_their_formulas():
-    from acting_mirror.training.train import distillation_loss, soften
+    from acting_mirror.training.objectives import distillation_loss, soften
 
     rng = np.random.default_rng(3)
     teacher = rng.dirichlet(np.ones(7), size=5).astype(np.float32)
@@ -994,7 +998,7 @@ def test_distill_trains_on_the_teachers_probabilities_and_resumes(exported, fer_
 
 
 def test_bank_batches_pair_each_copy_with_its_own_target_and_redraw_every_epoch():
-    from acting_mirror.training.train import make_bank_dataset
+    from acting_mirror.training.inputs import make_bank_dataset
 
     rows, copies, classes = 37, 3, 7
     # copy k of row n is a flat image of grey level 3n + k; its soft target is one-hot at k
@@ -1061,7 +1065,7 @@ def test_distill_with_teacher_copies_trains_on_what_the_teacher_saw(exported, fe
     assert code == 0 and "teacher's bank of augmented copies from the cache" in out
     with open(run_dir / "log.csv", newline="") as log:
         assert [int(row["epoch"]) for row in csv.DictReader(log)] == [0, 1]
-    from acting_mirror.training.train import TrainConfig
+    from acting_mirror.training.run_config import TrainConfig
 
     with pytest.raises(ValueError, match="need a teacher"):
         TrainConfig(data="d", run_dir="r", teacher_copies=2).validate()

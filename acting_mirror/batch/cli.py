@@ -48,12 +48,12 @@ def batch_main(argv: Sequence[str]) -> int:
     from acting_mirror.commandline import default_config_path
     from acting_mirror.commandline import log as _log
     from acting_mirror.errors import UsageError
+    from acting_mirror.sources.base import check_frame_limit
 
     args = build_parser().parse_args(argv)
     if args.ray_address and args.engine != "ray":
         raise UsageError("--ray-address needs --engine ray")
-    if args.max_frames is not None and args.max_frames < 0:
-        raise UsageError("--max-frames must be >= 0")
+    check_frame_limit(args.max_frames, "--max-frames")
     try:
         result = run_batch(args.inputs, args.out, script=args.script,
                            config=args.config or default_config_path(), model=args.model,

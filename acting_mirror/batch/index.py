@@ -139,7 +139,7 @@ def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequen
     """index.html: the takes ranked with links to their reports, then per cue (or, without
     a script, per emotion) the best take and a chart comparing all of them. Self-contained."""
     from acting_mirror.render.graph import emotion_colours
-    from acting_mirror.report import STYLE, _clock, _image, _percent, _score_colour
+    from acting_mirror.render.html import STYLE, clock, embedded_image, percent, score_colour
 
     e = html.escape
     good = [row for row in rows if row.ok]
@@ -165,16 +165,16 @@ def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequen
         if script is not None:
             measures = [cue.get("on_target_fraction") for cue in summary.get("cues", [])]
             score = row.score
-            score_cell = (f'<td class="num"><b style="color:{_score_colour(score)}">'
+            score_cell = (f'<td class="num"><b style="color:{score_colour(score)}">'
                           f'{"-" if score is None else f"{score:.0f}"}</b></td>')
         else:
             measures = [summary["emotion_share"].get(label) for label in labels]
             score_cell = ""
         face = summary["face_frames"] / summary["frames"] if summary["frames"] else None
         parts.append(f'<tr><td class="num">{rank}</td><td><a href="{_link(row)}">{e(row.take.name)}</a></td>'
-                     f'{score_cell}<td class="num">{_clock(summary["duration_s"])}</td>'
-                     f'<td class="num">{_percent(face)}</td>'
-                     + "".join(f'<td class="num">{_percent(value)}</td>' for value in measures) + "</tr>")
+                     f'{score_cell}<td class="num">{clock(summary["duration_s"])}</td>'
+                     f'<td class="num">{percent(face)}</td>'
+                     + "".join(f'<td class="num">{percent(value)}</td>' for value in measures) + "</tr>")
     parts.append("</table>")
     if failed:
         parts.append("<h2>Failed</h2><table>")
@@ -186,7 +186,7 @@ def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequen
     if script is not None:
         parts.append("<h2>Best take per cue</h2>")
         for number, cue in enumerate(script.cues, start=1):
-            when = f"{_clock(cue.start)}-{_clock(cue.end)}" if cue.timed else "timed by each take's speech"
+            when = f"{clock(cue.start)}-{clock(cue.end)}" if cue.timed else "timed by each take's speech"
             parts.append(f'<h3>Cue {number} ({e(when)}): <span class="line">'
                          f'"{e(cue.line)}"</span> - {e(" or ".join(cue.targets))}</h3>')
             found = best_for_cue(good, number)
@@ -197,14 +197,14 @@ def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequen
             take_link = f'<a href="{_link(row)}"><b>{e(row.take.name)}</b></a>'
             if scores["on_target_fraction"] > 0:
                 parts.append(f'<p>Your best take of <span class="line">"{e(cue.line)}"</span> was {take_link}: '
-                             f'on target {_percent(scores["on_target_fraction"])}.</p>')
+                             f'on target {percent(scores["on_target_fraction"])}.</p>')
             else:
                 parts.append(f"<p>No take was on target here; the closest was {take_link} (mean target "
-                             f'probability {_percent(scores.get("mean_target_probability"))}).</p>')
+                             f'probability {percent(scores.get("mean_target_probability"))}).</p>')
             values = [r.summary["cues"][number - 1]["on_target_fraction"] for r in good]
             chart = comparison_chart(names, values, f"Cue {number}: share of frames on target", row.take.name,
-                                     _score_colour(100 * scores["on_target_fraction"]))
-            parts.append(_image(_png(chart), f"Cue {number}: on-target share of each take"))
+                                     score_colour(100 * scores["on_target_fraction"]))
+            parts.append(embedded_image(_png(chart), f"Cue {number}: on-target share of each take"))
     elif good:
         parts.append("<h2>Emotions</h2><p class=\"meta\">No script: the takes compared by the share of face "
                      "frames that showed each emotion.</p>")
@@ -214,9 +214,9 @@ def render_index(rows: Sequence[IndexRow], script: Script | None, labels: Sequen
             if not values[top]:
                 continue
             parts.append(f"<h3>{e(label)}</h3><p>Most {e(label)}: <a href=\"{_link(good[top])}\">"
-                         f"<b>{e(names[top])}</b></a> ({_percent(values[top])} of its face frames).</p>")
+                         f"<b>{e(names[top])}</b></a> ({percent(values[top])} of its face frames).</p>")
             chart = comparison_chart(names, values, f"share of face frames showing {label}", names[top], colour)
-            parts.append(_image(_png(chart), f"{label}: share of each take"))
+            parts.append(embedded_image(_png(chart), f"{label}: share of each take"))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

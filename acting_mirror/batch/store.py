@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 from acting_mirror.batch.errors import BatchError
 
 if TYPE_CHECKING:
-    from acting_mirror.batch.takes import Take
-    from acting_mirror.batch.worker import TakeResult
+    from acting_mirror.batch.takes import Take, TakeResult
 
 TAKE_FILE = "take.json"           # written last: what was analysed, with which settings
 VIDEO_FILE = "annotated.avi"      # --video-output

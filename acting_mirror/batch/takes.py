@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
+
+from acting_mirror.sources.base import is_url
 
 VIDEO_SUFFIXES = frozenset({".avi", ".flv", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".ts", ".webm",
                             ".wmv"})
 MAX_NAME_LENGTH = 64
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -28,7 +30,7 @@ class Take:
 
     @property
     def is_url(self) -> bool:
-        return bool(_URL.match(self.source))
+        return is_url(self.source)
 
     @property
     def shown_source(self) -> str:
@@ -36,6 +38,26 @@ class Take:
         from acting_mirror.sources import without_password
 
         return without_password(self.source) if self.is_url else self.source
+
+
+@dataclass(frozen=True)
+class TakeResult:
+    """What a worker sends back: "ok" or the one-line error, person 0's summary (as
+    summary.json), the wall and CPU seconds it took, notes logged on the way and, from a
+    worker that does not share DIR, the files of DIR/<take>/ as bytes and the node it ran on."""
+
+    take: Take
+    status: str
+    summary: dict[str, Any] | None = None
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    notes: tuple[str, ...] = ()
+    files: dict[str, bytes] | None = field(default=None, repr=False)
+    node: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
 
 
 def find_takes(inputs: Sequence[str | Path], exclude: str | Path | None = None,
@@ -47,7 +69,7 @@ def find_takes(inputs: Sequence[str | Path], exclude: str | Path | None = None,
     videos: dict[str, str] = {}  # source -> as given
     for item in inputs:
         text = str(item)
-        if _URL.match(text):
+        if is_url(text):
             from acting_mirror.sources import without_password
 
             videos.setdefault(text, without_password(text))  # shown in the index: never the password
@@ -107,7 +129,7 @@ def take_names(sources: Sequence[str]) -> list[str]:
 
 
 def _name_candidates(source: str) -> list[str]:
-    if _URL.match(source):
+    if is_url(source):
         parsed = urlparse(source)
         try:
             port = f":{parsed.port}" if parsed.port else ""

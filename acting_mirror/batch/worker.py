@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from acting_mirror.batch.store import VIDEO_FILE
-from acting_mirror.batch.takes import Take
+from acting_mirror.batch.takes import Take, TakeResult
 
 if TYPE_CHECKING:
     from acting_mirror.config import Config
@@ -29,26 +29,6 @@ class TakeSettings:
 
     def fingerprint(self) -> str:
         return hashlib.sha256(repr((self.config, self.script, self.video_output)).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class TakeResult:
-    """What a worker sends back: "ok" or the one-line error, person 0's summary (as
-    summary.json), the wall and CPU seconds it took, notes logged on the way and, from a
-    worker that does not share DIR, the files of DIR/<take>/ as bytes and the node it ran on."""
-
-    take: Take
-    status: str
-    summary: dict[str, Any] | None = None
-    seconds: float = 0.0
-    cpu_s: float = 0.0
-    notes: tuple[str, ...] = ()
-    files: dict[str, bytes] | None = field(default=None, repr=False)
-    node: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 def analyze_take(take: Take, settings: TakeSettings, directory: str | Path) -> TakeResult:

@@ -1,8 +1,9 @@
-"""Pure rendering: arrays in, new arrays out; no windows, no files.
+"""Pure rendering: arrays (or summary data) in, new arrays (or a page) out; no windows, no files.
 
 overlay: boxes, labels, fps, script cue and status on the camera frame.
 details: the per-emotion bar canvas for person 0.
 graph:   matplotlib (Agg, no pyplot) charts: the live polar chart and the report's timeline.
+html:    the report's self-contained page, from summary.json's data and the charts' PNGs.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def _schedule_to_deadline(config, deadline: float, run_dir: Path):
     callback in the list (it does: see train_portable)."""
     import keras
 
-    from acting_mirror.training.train import write_config
+    from acting_mirror.training.runs import write_config
 
     def end(epoch, logs=None):
         done = epoch + 1
@@ -102,17 +102,10 @@ def train_portable(config, steps_per_execution: int = 1, verbose: int = 2, deadl
 
     from acting_mirror.training.architectures import build
     from acting_mirror.training.augment import build_augmenter
-    from acting_mirror.training.train import (
-        configure_tensorflow,
-        epoch_timer,
-        learning_rate_at,
-        loss_for,
-        optimizer_for,
-        prepare_splits,
-        to_model_input,
-        training_sharpness,
-        write_config,
-    )
+    from acting_mirror.training.inputs import prepare_splits, to_model_input, training_sharpness
+    from acting_mirror.training.objectives import learning_rate_at, loss_for, optimizer_for
+    from acting_mirror.training.runs import epoch_timer, write_config
+    from acting_mirror.training.train import configure_tensorflow
 
     config.validate()
     unsupported = [kind for kind in config.augment if kind not in PORTABLE_AUGMENTATIONS]
@@ -277,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             size = pack(load_fer_csv(args.data, splits), args.out)
             print(f"{args.out}: {size / 2 ** 20:.1f} MiB")
         elif args.command == "train":
-            from acting_mirror.training.train import TrainConfig
+            from acting_mirror.training.run_config import TrainConfig
 
             train_portable(TrainConfig(**json.loads(args.config)), args.steps_per_execution,
                            deadline=args.deadline)

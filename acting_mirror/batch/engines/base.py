@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from acting_mirror.batch.takes import Take
-    from acting_mirror.batch.worker import TakeResult, TakeSettings
+    from acting_mirror.batch.takes import Take, TakeResult
+    from acting_mirror.batch.worker import TakeSettings
 
 
 class Engine(ABC):

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from acting_mirror.batch.engines.base import Engine
 from acting_mirror.batch.store import partial_folder
-from acting_mirror.batch.worker import TakeResult, analyze_take, init_local_worker, one_line_error
+from acting_mirror.batch.takes import TakeResult
+from acting_mirror.batch.worker import analyze_take, init_local_worker, one_line_error
 
 if TYPE_CHECKING:
     from acting_mirror.batch.takes import Take

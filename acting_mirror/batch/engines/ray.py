@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from acting_mirror.batch.engines.base import Engine
 from acting_mirror.batch.errors import BatchError
-from acting_mirror.batch.worker import TakeResult, analyze_take, available_cores, one_line_error
+from acting_mirror.batch.takes import TakeResult
+from acting_mirror.batch.worker import analyze_take, available_cores, one_line_error
 
 if TYPE_CHECKING:
     from acting_mirror.batch.takes import Take
