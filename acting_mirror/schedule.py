@@ -98,14 +98,14 @@ class ClassifySchedule:
         self.last_read = tuple(fresh)
         probabilities = np.zeros((len(detections), len(classifier.labels)), np.float32)
         if fresh:
-            probabilities[fresh] = self._read(classifier, crops[fresh], fresh, self._views_now(classifier))
+            probabilities[fresh] = self._read(classifier, crops[fresh], fresh, self.views_now(classifier))
         for i, reading in enumerate(reuse):
             if reading is not None:
                 probabilities[i] = reading.probabilities
         self._frame = [(d.box, crops[i], probabilities[i], reuse[i]) for i, d in enumerate(detections)]
         return probabilities
 
-    def _views_now(self, classifier) -> tuple:
+    def views_now(self, classifier) -> tuple:
         """The test-time views this frame's readings get. Every face every frame: all of them.
         Otherwise one, in turn, changing every `every_frames` frames: a crowd face, read once in
         that many frames, gets each view in turn, and person 0 about as often each within the

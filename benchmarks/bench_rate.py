@@ -3,14 +3,16 @@
 Each side is a checkout (by default the commit before any camera-rate work, and the main
 branch this work started from, each added as a temporary git worktree) run in a subprocess
 on the same frames; the repetitions are interleaved (before, main, after, before, ...) and
-the median frame rate counts, because the machine's other work comes and goes. Each case
-prints the headless frame rates (detect, classify, track, draw, write an MJPG file), the
-ratios, and the share of face-frames whose label is the one shown when every face is
-classified every frame on a detection of the whole frame every frame (this code with
-model.classify_every = 1 and detector.full_frame_every = 1: "agreement"; a face that one
-side shows and the other does not counts as a disagreement), and the same against the
-first base's labels ("vs before"; faces paired by box overlap). With --windows, a case
-also runs with the three windows open on a private Xvfb (X11 with OpenCV's HighGUI).
+medians count, because the machine's other work comes and goes. Each case prints the
+headless frame rates (detect, classify, track, draw, write an MJPG file), their ratios, the
+ratios of CPU time a frame (all the process's threads: steadier than the frame rate on a
+machine shared with other work, blind to work moved onto an idle core), and the share of
+face-frames whose label is the one shown when every face is classified every frame on a
+detection of the whole frame every frame (this code with model.classify_every = 1 and
+detector.full_frame_every = 1: "agreement"; a face that one side shows and the other does
+not counts as a disagreement), and the same against the first base's labels ("vs before";
+faces paired by box overlap). With --windows, a case also runs with the three windows open
+on a private Xvfb (X11 with OpenCV's HighGUI).
 
     .venv/bin/python benchmarks/bench_rate.py [--bases COMMIT ...] [--frames N] [--repeats N] [--json out.json]
 """
@@ -80,12 +82,13 @@ def measure(case: str, frames: int, reference: bool, windows: bool, out: Path) -
         labels.clear()
         app = MirrorApp(config, pipeline, ListSource(images[:count]), windows=shown,
                         video=VideoSink(out, 30.0, "MJPG"), pace=False, log=lambda _: None)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         summary = app.run()
         fps = summary.frames / (time.perf_counter() - started)
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / summary.frames
     if shown is not None:
         shown.close_all()
-    return {"fps": fps, "labels": labels}
+    return {"fps": fps, "cpu_ms": cpu_ms, "labels": labels}
 
 
 def run_side(code_root: Path, case: str, frames: int, out: Path, reference: bool = False,
@@ -138,19 +141,24 @@ def compare(case: str, frames: int, bases: dict[str, Path], repeats: int, out: P
     """Frame rates (medians of interleaved repetitions), ratios and agreement of one case."""
     sides = {**bases, "after": ROOT}
     rates: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
     labels: dict[str, list] = {}
     for repeat in range(repeats):
         names = list(sides)
         for name in names[repeat % len(names):] + names[:repeat % len(names)]:  # a new order each round
             result = run_side(sides[name], case, frames, out, windows=windows)
             rates[name].append(result["fps"])
+            cpu[name].append(result["cpu_ms"])
             labels[name] = result["labels"]
     every_face = run_side(ROOT, case, frames, out, reference=True)["labels"]
     first = next(iter(bases))
     row = {"frames": frames, "fps": {name: statistics.median(values) for name, values in rates.items()},
+           "cpu_ms": {name: statistics.median(values) for name, values in cpu.items()},
            "runs": rates, "agreement": agreement(labels["after"], every_face),
            "vs_before": agreement(labels["after"], labels[first])}
     row["ratio"] = {name: row["fps"]["after"] / row["fps"][name] for name in bases}
+    # CPU time a frame (every thread of the process): what a machine shared with other work shows best
+    row["cpu_ratio"] = {name: row["cpu_ms"][name] / row["cpu_ms"]["after"] for name in bases}
     return row
 
 
@@ -174,7 +182,8 @@ def main(argv=None) -> int:
     rows = {}
     header = "".join(f"{name[:10]:>11s}" for name in [*bases, "after"])
     ratios = "".join(f"{'x ' + name[:8]:>11s}" for name in bases)
-    print(f"{'case':34s}{header}{ratios} {'agreement':>10s} {'vs before':>10s}", flush=True)
+    cpu_ratios = "".join(f"{'cpu x ' + name[:7]:>14s}" for name in bases)
+    print(f"{'case':34s}{header}{ratios}{cpu_ratios} {'agreement':>10s} {'vs before':>10s}", flush=True)
     with tempfile.TemporaryDirectory() as tmp, display_for(args.windows):
         out = Path(tmp) / "out.avi"
         for case in args.cases:
@@ -184,7 +193,9 @@ def main(argv=None) -> int:
                 row = rows[name] = compare(case, frames, bases, args.repeats, out, windows)
                 fps = "".join(f"{row['fps'][side]:11.1f}" for side in [*bases, "after"])
                 ratio = "".join(f"{row['ratio'][side]:11.2f}" for side in bases)
-                print(f"{name:34s}{fps}{ratio} {row['agreement']:10.1%} {row['vs_before']:10.1%}", flush=True)
+                cpu_ratio = "".join(f"{row['cpu_ratio'][side]:14.2f}" for side in bases)
+                print(f"{name:34s}{fps}{ratio}{cpu_ratio} {row['agreement']:10.1%} {row['vs_before']:10.1%}",
+                      flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
