@@ -9,9 +9,9 @@ ratios of CPU time a frame (all the process's threads: steadier than the frame r
 machine shared with other work, blind to work moved onto an idle core), and the share of
 face-frames whose label is the one shown when every face is classified every frame on a
 detection of the whole frame every frame (this code with model.classify_every = 1 and
-detector.full_frame_every = 1: "agreement"; a face that one side shows and the other does
-not counts as a disagreement), and the same against the first base's labels ("vs before";
-faces paired by box overlap). With --windows, a case also runs with the three windows open
+detector.full_frame_every = 1: "agreement", over the face-frames both show; "faces -/+":
+how many face-frames only the reference shows, and only this code shows), and the same
+against the first base's labels ("vs before"; faces paired by box overlap). With --windows, a case also runs with the three windows open
 on a private Xvfb (X11 with OpenCV's HighGUI).
 
     .venv/bin/python benchmarks/bench_rate.py [--bases COMMIT ...] [--frames N] [--repeats N] [--json out.json]
@@ -42,10 +42,18 @@ CASES = {
     "demo clip 640x480": ("demo", (640, 480), 1.0),
     "one face rolling 1280x720": ("roll", (1280, 720), 1.0),
 }
+# with --faces FER_CSV: clips of real FER-2013 faces, whose expressions differ (the astronaut
+# smiles in every frame, so her labels cannot show a schedule's or a view's lag)
+FACE_CASES = {
+    "FER faces, one 1280x720": ("fer one", (1280, 720), 1.0),
+    "FER faces, crowd 1280x720": ("fer crowd", (1280, 720), 0.5),
+}
+FER_FACES = 60             # PublicTest faces used, in file order
+FER_CUT_FRAMES = 15        # a FER clip's faces change every this many frames (half a second at 30 FPS)
 WARMUP_FRAMES = 8
 
 
-def measure(case: str, frames: int, reference: bool, windows: bool, out: Path) -> dict:
+def measure(case: str, frames: int, reference: bool, windows: bool, out: Path, faces_csv: str | None = None) -> dict:
     """One case with the code on sys.path: frames per second and each frame's labels."""
     sys.path.insert(0, os.getcwd())
     from acting_mirror import demo
@@ -55,8 +63,11 @@ def measure(case: str, frames: int, reference: bool, windows: bool, out: Path) -
     from acting_mirror.track import FaceTracker
     from benchmarks.bench_pipeline import ListSource
 
-    scenario, size, _ = CASES[case]
-    images = list(demo.synth_frames(scenario, frames, size))
+    scenario, size, _ = {**CASES, **FACE_CASES}[case]
+    if scenario.startswith("fer"):
+        images = fer_frames(fer_faces(Path(faces_csv)), scenario, frames, size)
+    else:
+        images = list(demo.synth_frames(scenario, frames, size))
     config = Config().override(display={"details": windows, "graph": windows})
     if reference:
         config = config.override(model={"classify_every": 1}, detector={"full_frame_every": 1})
@@ -91,10 +102,51 @@ def measure(case: str, frames: int, reference: bool, windows: bool, out: Path) -
     return {"fps": fps, "cpu_ms": cpu_ms, "labels": labels}
 
 
+def fer_faces(path: Path) -> list:
+    """The first FER_FACES PublicTest faces of a FER-2013 CSV (gzipped or not), 48x48 grey."""
+    import csv
+    import gzip
+
+    import numpy as np
+
+    faces = []
+    with (gzip.open(path, "rt") if path.suffix == ".gz" else open(path)) as lines:
+        for row in csv.DictReader(lines):
+            if row["Usage"] == "PublicTest":
+                faces.append(np.array(row["pixels"].split(), np.uint8).reshape(48, 48))
+                if len(faces) == FER_FACES:
+                    break
+    return faces
+
+
+def fer_frames(faces: list, scenario: str, count: int, size: tuple[int, int]) -> list:
+    """FER faces enlarged onto the demo background, each place showing the next face every
+    FER_CUT_FRAMES frames: one face drifting as the demo's "one", or 20 in a swaying grid."""
+    import cv2
+
+    from acting_mirror import demo
+
+    width, height = size
+    layouts = [demo.face_layout("one" if scenario == "fer one" else "mixed crowd", index, count, width, height)
+               for index in range(count)]
+    backdrop = demo.background(width, height)
+    frames = []
+    for index, layout in enumerate(layouts):
+        frame = backdrop.copy()
+        for place, (x, y, side) in enumerate(layout):
+            face = faces[(place * 7 + index // FER_CUT_FRAMES) % len(faces)]
+            inner = side // 2  # a face fills half its demo patch; the background is its margin
+            patch = cv2.cvtColor(cv2.resize(face, (inner, inner), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+            demo.paste(frame, patch, x + (side - inner) // 2, y + (side - inner) // 2)
+        frames.append(frame)
+    return frames
+
+
 def run_side(code_root: Path, case: str, frames: int, out: Path, reference: bool = False,
-             windows: bool = False) -> dict:
+             windows: bool = False, faces_csv: str | None = None) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--measure", case, "--frames", str(frames),
                "--out", str(out)] + ["--reference"] * reference + ["--windows"] * windows
+    command += ["--faces", faces_csv] if faces_csv else []
     done = subprocess.run(command, cwd=code_root, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(code_root), "TF_CPP_MIN_LOG_LEVEL": "3"})
     if done.returncode != 0:
@@ -102,11 +154,12 @@ def run_side(code_root: Path, case: str, frames: int, out: Path, reference: bool
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def agreement(shown: list, reference: list) -> float:
-    """Share of face-frames with the same label on both sides: a face of one side pairs with
-    the face of the other in the same frame that overlaps it most (IoU > 0.5: the sides'
-    detectors may place a box a few pixels apart); a face with no partner disagrees."""
-    same = total = 0
+def agreement(shown: list, reference: list) -> tuple[float, int, int]:
+    """The share of face-frames shown by both sides with the same label (a face of one side
+    pairs with the face of the other in the same frame that overlaps it most, IoU > 0.5: the
+    sides' detectors may place a box a few pixels apart), and how many face-frames only
+    the reference shows, and only `shown` shows (a detection difference, not a label's)."""
+    same = paired = shown_only = 0
     for faces, reference_faces in zip(shown, reference, strict=True):
         partners = 0
         for box, label in reference_faces:
@@ -114,8 +167,10 @@ def agreement(shown: list, reference: list) -> float:
             best = max(overlaps, default=(0.0, None))
             partners += best[0] > 0.5
             same += best[0] > 0.5 and best[1] == label
-        total += len(reference_faces) + max(0, len(faces) - partners)
-    return same / total if total else 1.0
+        paired += partners
+        shown_only += max(0, len(faces) - partners)
+    reference_only = sum(len(faces) for faces in reference) - paired
+    return (same / paired if paired else 1.0), reference_only, shown_only
 
 
 def iou(first, second) -> float:
@@ -137,7 +192,8 @@ def base_checkout(base: str) -> Path:
     return path
 
 
-def compare(case: str, frames: int, bases: dict[str, Path], repeats: int, out: Path, windows: bool) -> dict:
+def compare(case: str, frames: int, bases: dict[str, Path], repeats: int, out: Path, windows: bool,
+            faces_csv: str | None) -> dict:
     """Frame rates (medians of interleaved repetitions), ratios and agreement of one case."""
     sides = {**bases, "after": ROOT}
     rates: dict[str, list[float]] = {name: [] for name in sides}
@@ -146,16 +202,17 @@ def compare(case: str, frames: int, bases: dict[str, Path], repeats: int, out: P
     for repeat in range(repeats):
         names = list(sides)
         for name in names[repeat % len(names):] + names[:repeat % len(names)]:  # a new order each round
-            result = run_side(sides[name], case, frames, out, windows=windows)
+            result = run_side(sides[name], case, frames, out, windows=windows, faces_csv=faces_csv)
             rates[name].append(result["fps"])
             cpu[name].append(result["cpu_ms"])
             labels[name] = result["labels"]
-    every_face = run_side(ROOT, case, frames, out, reference=True)["labels"]
+    every_face = run_side(ROOT, case, frames, out, reference=True, faces_csv=faces_csv)["labels"]
     first = next(iter(bases))
     row = {"frames": frames, "fps": {name: statistics.median(values) for name, values in rates.items()},
            "cpu_ms": {name: statistics.median(values) for name, values in cpu.items()},
-           "runs": rates, "agreement": agreement(labels["after"], every_face),
-           "vs_before": agreement(labels["after"], labels[first])}
+           "runs": rates, "face_frames": sum(len(faces) for faces in every_face)}
+    row["agreement"], row["reference_only"], row["after_only"] = agreement(labels["after"], every_face)
+    row["vs_before"], row["before_only"], _ = agreement(labels["after"], labels[first])
     row["ratio"] = {name: row["fps"]["after"] / row["fps"][name] for name in bases}
     # CPU time a frame (every thread of the process): what a machine shared with other work shows best
     row["cpu_ratio"] = {name: row["cpu_ms"][name] / row["cpu_ms"]["after"] for name in bases}
@@ -169,13 +226,15 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="*", default=list(CASES))
     parser.add_argument("--windows", action="store_true", help="also each case with the three windows open (Xvfb)")
+    parser.add_argument("--faces", help="a FER-2013 CSV: adds cases of its faces, whose expressions differ")
     parser.add_argument("--json")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.frames, args.reference, args.windows, Path(args.out))))
+        print(json.dumps(measure(args.measure, args.frames, args.reference, args.windows, Path(args.out),
+                                 args.faces)))
         return 0
 
     bases = {base: base_checkout(base) for base in args.bases}
@@ -183,19 +242,22 @@ def main(argv=None) -> int:
     header = "".join(f"{name[:10]:>11s}" for name in [*bases, "after"])
     ratios = "".join(f"{'x ' + name[:8]:>11s}" for name in bases)
     cpu_ratios = "".join(f"{'cpu x ' + name[:7]:>14s}" for name in bases)
-    print(f"{'case':34s}{header}{ratios}{cpu_ratios} {'agreement':>10s} {'vs before':>10s}", flush=True)
+    print(f"{'case':34s}{header}{ratios}{cpu_ratios} {'agreement':>10s} {'faces -/+':>10s} {'vs before':>10s}",
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp, display_for(args.windows):
         out = Path(tmp) / "out.avi"
-        for case in args.cases:
-            frames = max(WARMUP_FRAMES, round(args.frames * CASES[case][2]))
+        cases = {name: CASES[name] for name in args.cases} | (FACE_CASES if args.faces else {})
+        for case, (_, _, share) in cases.items():
+            frames = max(WARMUP_FRAMES, round(args.frames * share))
             for windows in (False, True) if args.windows else (False,):
                 name = f"{case}{', windows' if windows else ''}"
-                row = rows[name] = compare(case, frames, bases, args.repeats, out, windows)
+                row = rows[name] = compare(case, frames, bases, args.repeats, out, windows, args.faces)
                 fps = "".join(f"{row['fps'][side]:11.1f}" for side in [*bases, "after"])
                 ratio = "".join(f"{row['ratio'][side]:11.2f}" for side in bases)
                 cpu_ratio = "".join(f"{row['cpu_ratio'][side]:14.2f}" for side in bases)
-                print(f"{name:34s}{fps}{ratio}{cpu_ratio} {row['agreement']:10.1%} {row['vs_before']:10.1%}",
-                      flush=True)
+                found = f"-{row['reference_only']}/+{row['after_only']}"
+                print(f"{name:34s}{fps}{ratio}{cpu_ratio} {row['agreement']:10.1%} {found:>10s} "
+                      f"{row['vs_before']:10.1%}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
