@@ -11,8 +11,9 @@ face-frames whose label is the one shown when every face is classified every fra
 detection of the whole frame every frame (this code with model.classify_every = 1 and
 detector.full_frame_every = 1: "agreement", over the face-frames both show; "faces -/+":
 how many face-frames only the reference shows, and only this code shows), and the same
-against the first base's labels ("vs before"; faces paired by box overlap). With --windows, a case also runs with the three windows open
-on a private Xvfb (X11 with OpenCV's HighGUI).
+against the first base's labels ("vs before"; faces paired by box overlap). With --windows,
+a case also runs with the three windows open on a private Xvfb (X11 with OpenCV's HighGUI);
+with --faces FER_CSV, two cases of FER-2013 faces whose expressions change are added.
 
     .venv/bin/python benchmarks/bench_rate.py [--bases COMMIT ...] [--frames N] [--repeats N] [--json out.json]
 """
