@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from acting_mirror.detect import YuNetDetector, resized_to, stride_size, to_frame_rows
+from acting_mirror.detect import YUNET_STRIDE, YuNetDetector, resized_to, stride_size, to_frame_rows
 from acting_mirror.types import Box, Detection
 
 FOLLOW_MARGIN = 0.5    # of a face's side, around each face
@@ -44,8 +44,12 @@ class Tile:
 class FollowingDetector:
     """Wraps a YuNetDetector; `detect(image)` as it: Detections largest first, in frame pixels."""
 
-    def __init__(self, detector: YuNetDetector, full_frame_every: int, face_px: int = FACE_PX):
+    def __init__(self, detector: YuNetDetector, full_frame_every: int, face_px: int = FACE_PX,
+                 mosaic_detector: YuNetDetector | None = None):
         self.detector = detector
+        # its own net for the mosaics: a net whose input size changes rebuilds its layers
+        # (2 ms), so the full-frame net keeps the frame's size and this one the mosaic's
+        self.mosaic_detector = mosaic_detector or YuNetDetector(detector.config)
         self.kind = detector.kind
         self.full_frame_every = full_frame_every
         self.face_px = face_px
@@ -53,6 +57,7 @@ class FollowingDetector:
         self._last: list[Detection] = []
         self._since_full = 0      # frames since the last full-frame pass
         self._shape: tuple[int, ...] = ()
+        self._mosaic_size = (0, 0)  # (width, height), kept while the tiles fit it well enough
 
     def describe(self) -> str:
         return f"{self.detector.describe()}, whole frame every {self.full_frame_every} frames, faces followed between"
@@ -85,19 +90,29 @@ class FollowingDetector:
             scale = min(full_scale, self.face_px / max(detection.box.w, detection.box.h))
             sizes.append((max(1, round(region.w * scale)), max(1, round(region.h * scale))))
         tiles = shelf_packed(regions, sizes)
-        used = stride_size(max(t.x + t.w for t in tiles), max(t.y + t.h for t in tiles))
+        used = self.mosaic_size(max(t.x + t.w for t in tiles), max(t.y + t.h for t in tiles))
         if used[0] * used[1] > MOSAIC_SHARE * self.detector.input_pixels(width, height):
             return None
         return tiles
 
+    def mosaic_size(self, width: int, height: int) -> tuple[int, int]:
+        """The mosaic's (width, height) for tiles reaching to (width, height): the last one
+        while they fit it and fill at least half of it (a breathing face does not resize the
+        net every frame), else a new one with a stride's room to grow."""
+        last_w, last_h = self._mosaic_size
+        if width <= last_w and height <= last_h and last_w * last_h <= 2 * width * height:
+            return self._mosaic_size
+        self._mosaic_size = stride_size(width + YUNET_STRIDE // 2, height + YUNET_STRIDE // 2)
+        return self._mosaic_size
+
     def detect_in_tiles(self, image: np.ndarray, tiles: list[Tile]) -> list[Detection] | None:
         """Each tile's face, in frame pixels, largest first; None when a tile holds none."""
-        used = stride_size(max(t.x + t.w for t in tiles), max(t.y + t.h for t in tiles))
+        used = self.mosaic_size(max(t.x + t.w for t in tiles), max(t.y + t.h for t in tiles))
         mosaic = np.zeros((used[1], used[0], 3), np.uint8)
         for tile in tiles:
             part = image[tile.frame.y:tile.frame.y + tile.frame.h, tile.frame.x:tile.frame.x + tile.frame.w]
             mosaic[tile.y:tile.y + tile.h, tile.x:tile.x + tile.w] = resized_to(part, (tile.w, tile.h))
-        rows = self.detector.rows_in(mosaic)
+        rows = self.mosaic_detector.rows_in(mosaic)
         centres = rows[:, 0:2] + rows[:, 2:4] / 2
         found = []
         for tile in tiles:
