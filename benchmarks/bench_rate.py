@@ -11,7 +11,8 @@ face-frames whose label is the one shown when every face is classified every fra
 detection of the whole frame every frame (this code with model.classify_every = 1 and
 detector.full_frame_every = 1: "agreement", over the face-frames both show; "faces -/+":
 how many face-frames only the reference shows, and only this code shows), and the same
-against the first base's labels ("vs before"; faces paired by box overlap). With --windows,
+against the last base's labels ("vs before": the commit before any camera-rate work ran
+another model, whose labels differ on faces other than the astronaut's). With --windows,
 a case also runs with the three windows open on a private Xvfb (X11 with OpenCV's HighGUI);
 with --faces FER_CSV, two cases of FER-2013 faces whose expressions change are added.
 
@@ -208,12 +209,12 @@ def compare(case: str, frames: int, bases: dict[str, Path], repeats: int, out: P
             cpu[name].append(result["cpu_ms"])
             labels[name] = result["labels"]
     every_face = run_side(ROOT, case, frames, out, reference=True, faces_csv=faces_csv)["labels"]
-    first = next(iter(bases))
+    newest = list(bases)[-1]  # the newest base runs the same model: its labels are comparable
     row = {"frames": frames, "fps": {name: statistics.median(values) for name, values in rates.items()},
            "cpu_ms": {name: statistics.median(values) for name, values in cpu.items()},
            "runs": rates, "face_frames": sum(len(faces) for faces in every_face)}
     row["agreement"], row["reference_only"], row["after_only"] = agreement(labels["after"], every_face)
-    row["vs_before"], row["before_only"], _ = agreement(labels["after"], labels[first])
+    row["vs_before"], row["before_only"], _ = agreement(labels["after"], labels[newest])
     row["ratio"] = {name: row["fps"]["after"] / row["fps"][name] for name in bases}
     # CPU time a frame (every thread of the process): what a machine shared with other work shows best
     row["cpu_ratio"] = {name: row["cpu_ms"][name] / row["cpu_ms"]["after"] for name in bases}
