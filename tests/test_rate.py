@@ -81,6 +81,23 @@ def test_reading_crowd_faces_less_often_keeps_at_least_97_percent_of_the_labels(
     assert same / total >= 0.97
 
 
+def test_one_followed_face_read_with_views_in_turn_keeps_its_boxes_and_labels():
+    """The one-face camera case as the app runs it by default (the detector follows the face
+    between full-frame passes, person 0 read with one view a frame) against every frame read
+    whole with every view: the same face in every frame, where it was, with the same label."""
+    from acting_mirror.track import iou_matrix
+
+    frames = list(demo.synth_frames("one", 48, (1280, 720)))
+    reference, _ = run_labels(frames, classify_every=1)
+    followed, _ = run_labels(frames, classify_every=3)
+    same = 0
+    for index, (expected, result) in enumerate(zip(reference, followed, strict=True)):
+        assert len(result.faces) == len(expected.faces) == 1, f"frame {index}"
+        assert iou_matrix([expected.faces[0].box], [result.faces[0].box])[0, 0] > 0.75, f"frame {index}"
+        same += result.faces[0].label == expected.faces[0].label
+    assert same / len(frames) >= 0.97
+
+
 def test_test_time_views_are_taken_in_turn_when_faces_are_read_less_often():
     """Each reading gets one of the model's views, the view changing every k frames: a crowd
     face, read once in k frames, alternates between them, and person 0 gets each about as
