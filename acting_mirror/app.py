@@ -60,6 +60,8 @@ class Pipeline:
         self._detections = []
         self._frames_since_detection = self.every_n_frames
         self.schedule.restart()
+        if hasattr(self.detector, "restart"):  # a detector that follows its faces forgets them
+            self.detector.restart()
 
     def process(self, frame: Frame) -> FrameResult:
         import cv2
@@ -83,6 +85,7 @@ class Pipeline:
 def build_pipeline(config: Config) -> Pipeline:
     from acting_mirror.calibration import CalibratedClassifier, load_profile
     from acting_mirror.detect import build_detector
+    from acting_mirror.follow import follow_faces
     from acting_mirror.model import load_configured_classifier
     from acting_mirror.schedule import ClassifyPolicy, ClassifySchedule
     from acting_mirror.track import FaceTracker
@@ -91,7 +94,7 @@ def build_pipeline(config: Config) -> Pipeline:
     profile = (load_profile(config.model.profile, model.metadata, model.model_path.parent)
                if config.model.profile else None)
     classifier = CalibratedClassifier(model, profile)
-    detector = build_detector(config.detector)
+    detector = follow_faces(build_detector(config.detector), config.detector.full_frame_every)
     tracker = FaceTracker(classifier.labels, config.tracking)
     schedule = ClassifySchedule(ClassifyPolicy(every_frames=config.model.classify_every),
                                 config.tracking.iou_threshold)

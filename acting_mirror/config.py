@@ -60,6 +60,7 @@ class DetectorConfig:
     kind: str = "yunet"           # yunet (landmarks, finds turned and small faces) or haar (the original app's)
     align: bool = True            # turn each crop so the eyes are level (needs landmarks: yunet)
     every_n_frames: int = bounded(1, 1, 30)  # detect on every Nth frame; the frames between keep the last boxes
+    full_frame_every: int = bounded(8, 1, 300)  # yunet reads the whole frame every Nth frame, the faces' region between
     yunet: YuNetConfig = field(default_factory=YuNetConfig)
     haar: HaarConfig = field(default_factory=HaarConfig)
 

@@ -98,16 +98,26 @@ class ClassifySchedule:
         self.last_read = tuple(fresh)
         probabilities = np.zeros((len(detections), len(classifier.labels)), np.float32)
         if fresh:
-            probabilities[fresh] = self._read(classifier, crops[fresh], fresh)
+            probabilities[fresh] = self._read(classifier, crops[fresh], fresh, self.views_now(classifier))
         for i, reading in enumerate(reuse):
             if reading is not None:
                 probabilities[i] = reading.probabilities
         self._frame = [(d.box, crops[i], probabilities[i], reuse[i]) for i, d in enumerate(detections)]
         return probabilities
 
+    def views_now(self, classifier) -> tuple:
+        """The test-time views this frame's readings get. Every face every frame: all of them.
+        Otherwise one, in turn, changing every `every_frames` frames: a crowd face, read once in
+        that many frames, gets each view in turn, and person 0 about as often each within the
+        tracker's smoothing; each reading costs one pass instead of one a view."""
+        views = classifier.views
+        if self.reads_every_face or len(views) < 2:
+            return views
+        return (views[(self._frame_number // self.policy.every_frames) % len(views)],)
+
     @staticmethod
-    def _read(classifier, crops: np.ndarray, rows: list[int]) -> np.ndarray:
-        """The classifier's output for the crops of detections `rows`: test-time views go to
+    def _read(classifier, crops: np.ndarray, rows: list[int], views: tuple) -> np.ndarray:
+        """The classifier's output for the crops of detections `rows`: test-time `views` go to
         the rows among the frame's largest `views_max_faces`, as when every face is read."""
         if not classifier.test_time_views:
             return classifier.classify(crops, test_time_views=False)
@@ -115,7 +125,7 @@ class ClassifySchedule:
         with_views = len(rows) if limit <= 0 else sum(row < limit for row in rows)  # rows ascend: those come first
         if with_views == 0:
             return classifier.classify(crops, test_time_views=False)
-        return classifier.classify_views(crops, classifier.views, with_views)
+        return classifier.classify_views(crops, views, with_views)
 
     def remember(self, faces: tuple[Face, ...]) -> None:
         """The tracker's faces for the detections last passed to `classify`."""

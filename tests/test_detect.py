@@ -21,6 +21,7 @@ from acting_mirror.detect import (
     eye_angle,
     find_cascade,
     letterbox,
+    resized_to,
     to_frame,
     to_full_resolution,
 )
@@ -90,6 +91,29 @@ def test_letterbox_maps_a_synthetic_layout_back_exactly(size, side):
     points = rng.uniform(0, min(width, height), size=(10, 10))
     forward = points * np.tile([scale_x, scale_y], 5)
     np.testing.assert_allclose(to_frame(forward, scale_x, scale_y), points, rtol=1e-12)
+
+
+@pytest.mark.parametrize("size, target", [((800, 1000), (256, 320)), ((1000, 700), (320, 224)),
+                                          ((1280, 720), (320, 180)), ((333, 777), (137, 320)),
+                                          ((200, 120), (320, 192))])
+def test_resized_to_is_area_averaging_by_another_route(size, target):
+    """A shrink by a factor that is not whole averages by its whole part, then finishes
+    bilinearly: OpenCV's area averaging's picture up to the filters' footprints (a fraction of
+    a pixel apart: half the pixels within a grey level, the face patches' hard edges a few
+    more), in which YuNet finds the same faces; whole factors and enlargements as before."""
+    frame = next(demo.synth_frames("mixed crowd", 3, size))
+    picture = resized_to(frame, target)
+    assert picture.shape == (target[1], target[0], 3)
+    reference = cv2.resize(frame, target, interpolation=cv2.INTER_AREA if target[0] < size[0] else cv2.INTER_LINEAR)
+    difference = np.abs(picture.astype(int) - reference)
+    assert np.median(difference) <= 1 and difference.mean() < 5 and np.percentile(difference, 90) < 16
+    if size[0] == 4 * target[0] or target[0] > size[0]:
+        assert difference.max() == 0
+    if size == (800, 1000):
+        detector = YuNetDetector(YuNetConfig())
+        found, expected = (detector.rows_in(np.ascontiguousarray(image[:320, :256])) for image in (picture, reference))
+        assert len(found) == len(expected) == 20
+        assert iou_matrix(*([Box(*map(int, row[:4])) for row in rows] for rows in (expected, found))).max(1).min() > 0.8
 
 
 @pytest.mark.parametrize("size, place", [((1280, 720), (700, 200)), ((600, 1100), (150, 640)),
