@@ -43,3 +43,6 @@ run() {  # run NAME TARGET INIT SEED EPOCHS LR [LABEL_WEIGHT [CROWD_ONLY]]
 #    77.6% of them neutral
 [ -f "$RUNS/rest_m0/finished" ] || run rest_m0 votes "$RUNS/votes_m0/last.keras" 31 3 2e-4 0.7 neutral
 [ -f "$RUNS/rest_m1/finished" ] || run rest_m1 votes "$RUNS/votes_m1/last.keras" 32 3 2e-4 0.7 neutral
+# 5. the same with the whole target the label on those faces (1.0): rest_m0 read 62.2% of the original labels
+[ -f "$RUNS/label_m0/finished" ] || run label_m0 votes "$RUNS/votes_m0/last.keras" 41 3 2e-4 1.0 neutral
+[ -f "$RUNS/label_m1/finished" ] || run label_m1 votes "$RUNS/votes_m1/last.keras" 42 3 2e-4 1.0 neutral
