@@ -72,6 +72,9 @@ def yunet_model_path(config: YuNetConfig) -> Path:
 # -- geometry ---------------------------------------------------------------
 
 
+SMALLEST_FACE_PIXELS = 10  # YuNet finds faces down to about 10 pixels at its input scale
+
+
 def shrunk_size(width: int, height: int, scale: float) -> tuple[int, int]:
     """(width, height) scaled, each at least 1 pixel: a 20000x2 frame shrinks to 400x1, not 400x0."""
     return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
@@ -252,6 +255,10 @@ class YuNetDetector:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         square, scale_x, scale_y = letterbox(image, self.config.input_size)
+        if min(image.shape[1] * scale_x, image.shape[0] * scale_y) < SMALLEST_FACE_PIXELS:
+            # a sliver (a 20000x2 frame) holds no face YuNet could find, and what it reads there is
+            # noise: NaN rows, or rows scoring 1.0 depending on what its buffers held before
+            return np.zeros((0, 15))
         # only the picture's part of the square, to YuNet's stride of 32: the padding rows it
         # would also read find nothing, and a 16:9 frame costs about 60% of the full square
         used = stride_size(round(image.shape[1] * scale_x), round(image.shape[0] * scale_y))

@@ -226,7 +226,7 @@ def test_gray_and_colour_frames_find_the_same_faces(detectors, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("shape", [(2, 20000), (2, 4000), (4000, 2), (1, 1), (3, 5)])
+@pytest.mark.parametrize("shape", [(2, 20000), (12, 20000), (20000, 12), (2, 4000), (4000, 2), (1, 1), (3, 5)])
 def test_degenerate_frames_find_nothing_and_do_not_crash(detectors, kind, shape):
     frame = np.full(shape + (3,), 128, np.uint8)
     assert detectors[kind].detect(frame) == []
