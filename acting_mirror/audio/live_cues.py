@@ -10,7 +10,9 @@ line never moves it back.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -89,3 +91,43 @@ class LiveCueFollower:
                 self.current = index
                 return CueHeard(index, self._utterance_start + first_frame[index] / FRAMES_PER_SECOND, end_s)
         return None
+
+
+class CueListener:
+    """A LiveCueFollower fed from a microphone on its own thread, so decoding never holds up the
+    frame loop: `heard()` hands over the cues heard since the last call without waiting.
+
+    microphone: an audio.microphone.MicrophoneRecorder (its chunks are on the camera's clock, so a
+    CueHeard's times are frame times).
+    """
+
+    def __init__(self, lines: Sequence[str], microphone):
+        self.follower = LiveCueFollower(lines, microphone.sample_rate)  # loads the model before the run
+        self._sound = microphone.listen()
+        self._heard: queue.Queue[CueHeard] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="cue listener", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                chunk = self._sound.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            heard = self.follower.feed(chunk.start_seconds, chunk.samples)
+            if heard is not None:
+                self._heard.put(heard)
+
+    def heard(self) -> list[CueHeard]:
+        """The cues heard since the last call, oldest first (never blocks)."""
+        found = []
+        while True:
+            try:
+                found.append(self._heard.get_nowait())
+            except queue.Empty:
+                return found
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
