@@ -59,3 +59,32 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
 def play(path: Path, env: dict[str, str]) -> subprocess.Popen:
     """Plays a WAV file into the fake microphone (returns at once; wait() for its end)."""
     return subprocess.Popen(["paplay", str(path)], env=env)
+
+
+def emit(samples: np.ndarray, rate: int, on_start=None) -> float:
+    """Plays `samples` into the fake microphone through PortAudio; returns when sample 0 reached the
+    sink, on the monotonic clock (PortAudio's DAC time of the first buffer). `on_start(time)` is
+    called with that time as soon as it is known, while the sound still plays."""
+    import sounddevice
+
+    padded = np.concatenate([samples.astype(np.float32), np.zeros(rate // 5, np.float32)])
+    position, started = 0, []
+
+    def fill(out, frames, times, status):
+        nonlocal position
+        if not started:
+            started.append(time.monotonic() - (stream.time - times.outputBufferDacTime))
+            if on_start is not None:
+                on_start(started[0])
+        piece = padded[position:position + frames]
+        out[:len(piece), 0], out[len(piece):, 0] = piece, 0
+        position += frames
+        if position >= len(padded):
+            raise sounddevice.CallbackStop
+
+    stream = sounddevice.OutputStream(samplerate=rate, channels=1, dtype="float32", blocksize=rate // 100,
+                                      callback=fill)
+    with stream:
+        while stream.active:
+            time.sleep(0.01)
+    return started[0]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from acting_mirror.audio.microphone import MicrophoneRecorder, MicrophoneUnavailable, parse_device
-from tests.fake_microphone import ENVIRONMENT, MISSING, play, pulse_server, write_wav
+from tests.fake_microphone import ENVIRONMENT, MISSING, emit, pulse_server
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
 RATE = 16000
@@ -29,25 +29,32 @@ def tone(seconds: float, hz: float = 800.0, level: float = 0.6) -> np.ndarray:
 
 
 def test_every_listener_gets_what_is_played_on_the_video_clock(fake_microphone, tmp_path):
-    wav = write_wav(tmp_path / "tone.wav", tone(0.6), RATE)
     clock_start = time.monotonic() - 5.0  # the camera opened 5 s ago: chunk times count from then
     with MicrophoneRecorder(clock_start) as recorder:
         first, second = recorder.listen(), recorder.listen()
-        time.sleep(0.4)  # some silence first, so the tone's onset is inside the recording
-        played_from = time.monotonic() - clock_start
-        assert play(wav, fake_microphone).wait(timeout=30) == 0
-        played_until = time.monotonic() - clock_start
-        time.sleep(0.3)
+        emit(np.zeros(RATE // 10, np.float32), RATE)  # PulseAudio's first stream reports its start late
+        time.sleep(0.5)  # some silence first, so the beeps' onsets are inside the recording
+        played = []
+        for _ in range(3):
+            played.append(emit(tone(0.2), RATE) - clock_start)
+            time.sleep(0.3)
     chunks = [first.get_nowait() for _ in range(first.qsize())]
     assert len(chunks) == second.qsize() > 0
-    assert all(later.start_seconds == pytest.approx(before.end_seconds) for before, later in itertools.pairwise(chunks))
+    # consecutive, but for the start's estimate getting better in the first blocks (never by more than one)
+    steps = [later.start_seconds - before.end_seconds for before, later in itertools.pairwise(chunks)]
+    assert all(-0.1 - 1e-9 <= step <= 1e-9 for step in steps) and sum(1 for step in steps if step) <= 10
     samples = np.concatenate([chunk.samples for chunk in chunks])
     assert samples.dtype == np.float32 and samples.ndim == 1
-    assert np.abs(samples).max() > 0.3, "the tone played into the sink was not recorded"
-    # the tone's onset is stamped between when it began to play and when it ended (the clock is shared)
-    onset = chunks[0].start_seconds + int(np.argmax(np.abs(samples) > 0.3)) / RATE
-    assert played_from - 0.02 <= onset <= played_until
     assert chunks[0].start_seconds > 5.0
+    loud = np.abs(samples) > 0.3
+    assert loud.any(), "the beeps played into the sink were not recorded"
+    rises = np.flatnonzero(loud[1:] & ~loud[:-1]) + 1
+    onsets = [chunks[0].start_seconds + rise / RATE for rise in rises]
+    onsets = [onset for index, onset in enumerate(onsets) if index == 0 or onset - onsets[index - 1] > 0.25]
+    # each beep is stamped where the playing side says it reached the sink: within a 30-FPS frame
+    # (measured: 22 ms late, steadily, PulseAudio's null sink's own delay to its monitor)
+    errors = np.array(onsets) - played
+    assert len(errors) == 3 and np.median(np.abs(errors)) < 1 / 30 and np.abs(errors).max() < 0.06, errors
 
 
 def test_an_unknown_device_is_one_line(fake_microphone):

@@ -105,14 +105,13 @@ class MicrophoneRecorder:
         return self._first_s + self._recorded / self.sample_rate
 
     def _on_block(self, data: np.ndarray, frames: int, times, status) -> None:
-        # The first block's ADC time, moved onto the monotonic clock, anchors the recording; later
-        # chunks are placed by counting samples, since PortAudio's per-block times jitter by ~10 ms.
-        stream = self._stream
-        if stream is None:  # closing
-            return
-        if self._first_s is None:
-            adc = times.inputBufferAdcTime or stream.time
-            self._first_s = time.monotonic() - (stream.time - adc) - self.clock_start
+        # Chunks are placed by counting samples from the recording's start. The start is the earliest
+        # (arrival - samples recorded so far): a block cannot arrive before its last sample was
+        # recorded. PortAudio's own ADC times were measured 0.3-0.6 s off through PulseAudio's ALSA
+        # plugin; this estimate matched the playing side's DAC times within 5 ms.
+        arrived_s = time.monotonic() - self.clock_start
+        start_s = arrived_s - (self._recorded + frames) / self.sample_rate
+        self._first_s = start_s if self._first_s is None else min(self._first_s, start_s)
         chunk = AudioChunk(self._first_s + self._recorded / self.sample_rate, data[:, 0].copy(), self.sample_rate)
         self._recorded += frames
         with self._lock:
