@@ -6,7 +6,7 @@ over a tests.helpers.FaceCamera opened after the model loaded. Prints one JSON l
 
 MODE: "clap"  - a white frame at the instant a beep reaches the microphone (measured on the
                 playing side), after 2 s; the run stops after 5 s
-      "speech" - the WAV file is played into the microphone from the first frame; runs --seconds
+      "speech" - the --take WAV file is played into the microphone from the start; runs --seconds
       "interrupt" - a tone plays; "recording" is printed after 3 s; the run waits for Ctrl-C
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import threading
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -79,11 +79,13 @@ def main() -> int:
     def act(clock_start: float) -> None:
         while camera.frames_read < 2:
             time.sleep(0.01)
+        emit(np.zeros(RATE // 10, np.float32), RATE)  # PulseAudio's first stream starts late
         if args.mode == "speech":
-            events["played_s"] = time.monotonic() - clock_start
-            subprocess.run(["paplay", args.take], check=True)
+            with wave.open(args.take) as take:
+                rate = take.getframerate()
+                speech = np.frombuffer(take.readframes(take.getnframes()), "<i2").astype(np.float32) / 32768
+            events["played_s"] = emit(speech, rate) - clock_start
             return
-        emit(np.zeros(RATE // 10, np.float32), RATE)  # PulseAudio's first stream reports its start late
         time.sleep(max(0.0, 2.0 - (time.monotonic() - clock_start)))
         if args.mode == "clap":
             t = np.arange(RATE // 5) / RATE
