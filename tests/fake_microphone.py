@@ -46,6 +46,14 @@ def pulse_server(root: Path) -> Iterator[dict[str, str]]:
         server.wait(timeout=10)
 
 
+def fake_microphone_fixture(tmp_path, monkeypatch):
+    """A pytest fixture's body: this process's PortAudio hears a private server (yields its environment)."""
+    with pulse_server(tmp_path) as env:
+        for name in ENVIRONMENT:
+            monkeypatch.setenv(name, env[name])
+        yield env
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
     """Mono float samples in [-1, 1] as a 16-bit WAV file (what paplay plays)."""
     with wave.open(str(path), "wb") as wav:

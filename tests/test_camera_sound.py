@@ -17,6 +17,7 @@ import pytest
 
 from acting_mirror.audio.cue_timing import read_take_audio
 from tests.fake_microphone import MISSING, pulse_server, write_wav
+from tests.test_audio_mux import flash_time
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
 HELPER = Path(__file__).resolve().parent / "camera_sound.py"
@@ -28,15 +29,6 @@ def camera_run(env: dict, output: Path, mode: str, *args: str, timeout: float = 
                             text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def white_frame_time(path: Path) -> float:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            if frame.to_ndarray(format="gray").mean() > 200:
-                return float(frame.pts * stream.time_base)
-    raise AssertionError("no white frame in the recording")
 
 
 def sound_of(path: Path) -> tuple[np.ndarray, int, float, float]:
@@ -70,7 +62,7 @@ def test_the_camera_records_the_microphone_in_sync(pulse_env, tmp_path, name, de
     assert np.abs(samples).max() > 0.3, "the beep is not in the recording"
     # the white frame was shown the instant the beep reached the microphone: in the file they are
     # within one frame of each other
-    assert abs(beep_onset - white_frame_time(output)) < 1 / FPS, (beep_onset, white_frame_time(output))
+    assert abs(beep_onset - flash_time(output)) < 1 / FPS, (beep_onset, flash_time(output))
 
 
 @pytest.mark.parametrize("args, note", [(("--device", "no-such-mic"), "cannot record from microphone no-such-mic"),
@@ -84,7 +76,7 @@ def test_without_a_microphone_the_recording_is_silent(pulse_env, tmp_path, args,
         assert len(run["notes"]) == 1 and note in run["notes"][0] and "recording without sound" in run["notes"][0]
     assert run["output_frames"] > 30 and not any("sound" in line for line in run["summary"])
     assert read_take_audio(output) is None  # a silent video, not a broken one
-    assert white_frame_time(output) > 1.0
+    assert flash_time(output) > 1.0
 
 
 def test_no_sound_server_at_all_is_one_line_and_a_silent_recording(tmp_path):

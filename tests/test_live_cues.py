@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from acting_mirror.audio.live_cues import LiveCueFollower
-from tests.fake_microphone import ENVIRONMENT, MISSING, play, pulse_server, write_wav
+from tests.fake_microphone import MISSING, fake_microphone_fixture, play, write_wav
 from tests.test_speech_alignment import LINES, RATE, make_take
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
@@ -17,13 +17,7 @@ MIC_RATE = 16000
 CHUNK = MIC_RATE // 10   # 100 ms
 
 
-@pytest.fixture
-def fake_microphone(tmp_path, monkeypatch):
-    """A private PulseAudio server whose default source hears whatever is played into its default sink."""
-    with pulse_server(tmp_path) as env:
-        for name in ENVIRONMENT:
-            monkeypatch.setenv(name, env[name])
-        yield env
+fake_microphone = pytest.fixture(name="fake_microphone")(fake_microphone_fixture)
 
 
 def test_the_cue_follows_the_lines_heard_through_the_microphone(fake_microphone, tmp_path):

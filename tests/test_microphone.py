@@ -9,18 +9,13 @@ import numpy as np
 import pytest
 
 from acting_mirror.audio.microphone import MicrophoneRecorder, MicrophoneUnavailable, parse_device
-from tests.fake_microphone import ENVIRONMENT, MISSING, emit, pulse_server
+from tests.fake_microphone import MISSING, emit, fake_microphone_fixture
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
 RATE = 16000
 
 
-@pytest.fixture
-def fake_microphone(tmp_path, monkeypatch):
-    with pulse_server(tmp_path) as env:
-        for name in ENVIRONMENT:
-            monkeypatch.setenv(name, env[name])
-        yield env
+fake_microphone = pytest.fixture(name="fake_microphone")(fake_microphone_fixture)
 
 
 def tone(seconds: float, hz: float = 800.0, level: float = 0.6) -> np.ndarray:
