@@ -62,3 +62,12 @@ def test_a_device_is_an_index_or_a_name():
     assert parse_device("3") == 3 and parse_device(" 12 ") == 12
     assert parse_device("USB Audio") == "USB Audio"
     assert parse_device("") is None and parse_device(None) is None
+
+
+def test_the_command_line_names_the_microphone():
+    from acting_mirror.cli import build_parser, make_config
+
+    config = make_config(build_parser().parse_args(["--camera", "0", "--audio-device", "USB Audio"]))
+    assert (config.output.audio_device, config.output.audio) == ("USB Audio", True)
+    config = make_config(build_parser().parse_args(["--camera", "0", "--no-audio"]))
+    assert (config.output.audio_device, config.output.audio) == ("", False)
