@@ -83,8 +83,10 @@ class MicrophoneRecorder:
             self._stream.start()
         except Exception as error:  # PortAudioError, ValueError (no such device): both one line
             self.close()
-            name = "the default microphone" if device is None else f"microphone {device}"
-            raise MicrophoneUnavailable(f"cannot record from {name} ({str(error).splitlines()[0]})") from None
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if reason.startswith("Error querying device"):  # PortAudio's words for a device that is not there
+                reason = "no input device found" if device is None else "no such device"
+            raise MicrophoneUnavailable(f"cannot record from {self.name} ({reason})") from None
 
     @property
     def name(self) -> str:
