@@ -137,7 +137,9 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
                   used: files are written only where the two arguments below say.
     report_dir:   also write timeline.csv, summary.json, report.html and charts there
     video_output: also write the annotated video there (for a photo: the annotated PNG, at this
-                  path when it ends in an image suffix, else beside it as <photo>_annotated.png)
+                  path when it ends in an image suffix, else beside it as <photo>_annotated.png),
+                  with the source's sound; a camera's with its microphone's (config output.audio,
+                  output.audio_device), which also follows a script's untimed lines by ear
     max_frames:   stop after this many frames (0 or None: the whole source)
     progress:     a tqdm progress bar on stderr (headless runs)
     show:         open the mirror's windows (needs a display); the command line's default

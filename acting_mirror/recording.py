@@ -140,10 +140,6 @@ class Recording:
         self._log = log
         self._started = False
 
-    @property
-    def fps(self) -> float | None:
-        return self._video.fps
-
     def write(self, image: np.ndarray, time_s: float) -> None:
         if not self._started:
             self._started = True

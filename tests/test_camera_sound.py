@@ -89,25 +89,47 @@ def test_no_sound_server_at_all_is_one_line_and_a_silent_recording(tmp_path):
     assert run["output_frames"] > 30 and read_take_audio(output) is None
 
 
-def test_an_interrupted_camera_run_keeps_its_sound_up_to_the_last_frame(pulse_env, tmp_path):
-    output = tmp_path / "take.avi"
-    helper = subprocess.Popen([sys.executable, str(HELPER), str(output), "interrupt"], env=pulse_env,
+def stopped_run(env: dict, output: Path, stop, *args: str) -> dict:
+    """A camera run with a tone playing into its microphone, stopped by `stop(process)` once it records."""
+    helper = subprocess.Popen([sys.executable, str(HELPER), str(output), "interrupt", *args], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert helper.stdout.readline().strip() == "recording", helper.stderr.read()[-3000:]
-        helper.send_signal(signal.SIGINT)
+        stop(helper)
         stdout, stderr = helper.communicate(timeout=120)
     finally:
         helper.kill()
     assert helper.returncode == 0, stderr[-3000:]
-    run = json.loads(stdout.strip().splitlines()[-1])
-    assert run["stopped_by"] == "interrupt (Ctrl-C)" and run["output_frames"] >= 30
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def assert_sound_to_the_last_frame(output: Path, run: dict) -> None:
+    assert run["output_frames"] >= 30
     samples, rate, start, video_s = sound_of(output)
     assert abs(len(samples) / rate - video_s) <= 1 / FPS
     assert video_s == pytest.approx(run["output_frames"] / FPS, abs=1e-6)
     # the tone plays from 2 s to the end: it is there, up to the last frame's time
     loud = np.flatnonzero(np.abs(samples) > 0.2) / rate + start
     assert loud.size and loud[-1] > video_s - 0.5
+
+
+def test_an_interrupted_camera_run_keeps_its_sound_up_to_the_last_frame(pulse_env, tmp_path):
+    output = tmp_path / "take.avi"
+    run = stopped_run(pulse_env, output, lambda helper: helper.send_signal(signal.SIGINT))
+    assert run["stopped_by"] == "interrupt (Ctrl-C)"
+    assert_sound_to_the_last_frame(output, run)
+
+
+def test_the_q_key_keeps_the_sound_up_to_the_last_frame(pulse_env, xvfb_display, tmp_path):
+    from tests.xutil import press, require_xdotool, visible_windows
+
+    require_xdotool()
+    output = tmp_path / "take.mkv"
+    env = {**pulse_env, "DISPLAY": xvfb_display}
+    env.pop("WAYLAND_DISPLAY", None)
+    run = stopped_run(env, output, lambda helper: press(visible_windows("Acting Mirror")[0], "q"), "--show")
+    assert run["stopped_by"] == "q"
+    assert_sound_to_the_last_frame(output, run)
 
 
 def test_an_untimed_script_follows_the_lines_heard(pulse_env, tmp_path):
