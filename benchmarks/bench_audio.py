@@ -139,12 +139,13 @@ def main(argv=None) -> int:
         for repeat in range(args.repeats):  # alternated, the best of each: a shared machine's noise is one-sided
             for audio in ((False, True) if repeat % 2 == 0 else (True, False)):
                 rate, line = headless_rate(clip, folder / f"{audio}.avi", audio)
+                assert ("with the source's sound" in line) == audio, line
                 rates[audio].append(rate)
         silent, with_sound = max(rates[False]), max(rates[True])
         began = time.perf_counter()  # what the sound adds, measured alone: the remux after the run
         add_soundtrack(folder / "False.avi", clip, args.frames, FPS)
         remux_s = time.perf_counter() - began
-        print(f"headless run, one face, 640x480, {args.frames} frames ({line.split('(')[-1].rstrip(')')}):")
+        print(f"headless run, one face, 640x480, {args.frames} frames, output.avi:")
         print(f"  {'--no-audio (reference)':34s} {silent:7.1f} frames/s   (best of {args.repeats})")
         print(f"  {'with the take sound':34s} {with_sound:7.1f} frames/s   x{with_sound / silent:.2f}")
         print(f"  the sound's own cost (its remux): {remux_s:.2f} s, {remux_s * silent / args.frames:.1%} of the run")
