@@ -2,7 +2,7 @@
 so each run gets the fake microphone it is started with): the command line's path, api.analyze,
 over a tests.helpers.FaceCamera opened after the model loaded. Prints one JSON line at the end.
 
-    python tests/camera_sound.py OUTPUT MODE [--device NAME] [--no-audio] [--show]
+    python tests/camera_sound.py OUTPUT MODE [--device NAME] [--no-audio] [--show] [--without-sounddevice]
                                              [--script YAML --report DIR --take WAV --seconds S]
 
 MODE: "clap"  - a white frame at the instant a beep reaches the microphone (measured on the
@@ -68,7 +68,11 @@ def main() -> int:
     parser.add_argument("--take")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--show", action="store_true", help="the mirror's windows (on $DISPLAY)")
+    parser.add_argument("--without-sounddevice", action="store_true",
+                        help="a machine without sounddevice / PortAudio: importing it fails")
     args = parser.parse_args()
+    if args.without_sounddevice:
+        sys.modules["sounddevice"] = None  # what Python does for a module that must not load: ImportError
     seconds = {"clap": 5.0, "speech": args.seconds, "interrupt": 600.0}[args.mode]
     camera = ClapCamera(FPS, seconds)
     events: dict[str, float] = {}
@@ -81,6 +85,10 @@ def main() -> int:
     def act(clock_start: float) -> None:
         while camera.frames_read < 2:
             time.sleep(0.01)
+        if args.without_sounddevice:  # nothing can play either: only the white frame, at 2 s
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - clock_start)))
+            camera.flash_at = time.monotonic() + 0.05
+            return
         emit(np.zeros(RATE // 10, np.float32), RATE)  # PulseAudio's first stream starts late
         if args.mode == "speech":
             with wave.open(args.take) as take:

@@ -66,6 +66,7 @@ def test_the_camera_records_the_microphone_in_sync(pulse_env, tmp_path, name, de
 
 
 @pytest.mark.parametrize("args, note", [(("--device", "no-such-mic"), "cannot record from microphone no-such-mic"),
+                                        (("--without-sounddevice",), "cannot record sound"),
                                         (("--no-audio",), None)])
 def test_without_a_microphone_the_recording_is_silent(pulse_env, tmp_path, args, note):
     output = tmp_path / "take.avi"
