@@ -236,10 +236,10 @@ class MirrorApp:
 
     def _cue_player(self, script, microphone):
         """A camera with a microphone follows lines without times by ear; otherwise cues go by their times."""
-        from acting_mirror.script import CuePlayer, SpeechCuePlayer
+        from acting_mirror.script import CuePlayer
 
         if self.live and microphone is not None and not script.timed:
-            from acting_mirror.audio.live_cues import CueListener
+            from acting_mirror.audio.live_cues import CueListener, SpeechCuePlayer
 
             return SpeechCuePlayer(script), CueListener([cue.line for cue in script.cues], microphone)
         return CuePlayer(script, manual=self.live), None

@@ -10,8 +10,8 @@
 `load_script` validates the file against the model's display names; every error
 names the file and the cue. `CuePlayer` decides which cue is active: from the
 cue times for a file or URL, or from when the actor pressed space (and n / p)
-for a camera. `SpeechCuePlayer` does it for a camera whose script lines have no
-times: a cue starts when its line is heard. Both are pure logic, no windows.
+for a camera (audio.live_cues.SpeechCuePlayer does it by ear for lines without
+times). It is pure logic, no windows.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from acting_mirror.errors import MirrorError
@@ -349,71 +349,3 @@ class CuePlayer:
                     spans[index].append((start, end))
         return tuple(tuple(cue_spans) for cue_spans in spans)
 
-
-class SpeechCuePlayer:
-    """Which cue is active on a camera whose script lines have no times: a cue starts when its
-    line is heard (`hear`, fed by audio.live_cues) and lasts until the next one is heard. Before
-    any line is heard the first cue is shown, so the actor sees what to say. n / p move to the
-    next / previous cue by hand. Times are the camera's frame times."""
-
-    manual = True
-    started = True  # speech starts the scene: space only pauses
-
-    def __init__(self, script: Script):
-        if not script.cues:
-            raise ScriptError("a script needs at least one cue")
-        self.script = script
-        self._starts: list[tuple[float, int]] = []  # (time, cue index) in time order
-        self._held: tuple[int, bool | None, float] | None = None
-
-    def start(self, now_s: float) -> None:
-        """Nothing to do: the first line heard starts the scene."""
-
-    def resume(self, paused_s: float, now_s: float) -> None:
-        """Nothing to do: a cue lasts until the next line is heard, pauses included."""
-
-    def hear(self, index: int, start_s: float) -> None:
-        """Cue `index`'s line began at `start_s`: it is the active cue from then on."""
-        while self._starts and self._starts[-1][0] >= start_s:  # a later decision replaces an earlier one
-            self._starts.pop()
-        self._starts.append((start_s, index))
-
-    def active_index(self, time_s: float) -> int:
-        position = bisect.bisect_right(self._starts, (time_s, math.inf)) - 1
-        return self._starts[position][1] if position >= 0 else 0
-
-    def next(self, now_s: float) -> None:
-        self.hear(min(self.active_index(now_s) + 1, len(self.script.cues) - 1), now_s)
-
-    def previous(self, now_s: float) -> None:
-        self.hear(max(self.active_index(now_s) - 1, 0), now_s)
-
-    def status(self, time_s: float, face: Face | None) -> CueStatus:
-        index = self.active_index(time_s)
-        on_target = None if face is None else face.label in self.script.cues[index].targets
-        if self._held is None or self._held[0] != index or self._held[1] != on_target or time_s < self._held[2]:
-            self._held = (index, on_target, time_s)
-        return CueStatus(self.script.cues[index], index, len(self.script.cues), on_target,
-                         time_s - self._held[2], None)
-
-    def played_spans(self, until_s: float) -> tuple[tuple[tuple[float, float], ...], ...]:
-        """For each cue, the (start, end) intervals during which it was active, up to `until_s`."""
-        spans: list[list[tuple[float, float]]] = [[] for _ in self.script.cues]
-        limits = [start for start, _ in self._starts[1:]] + [until_s]
-        for (start, index), end in zip(self._starts, limits, strict=True):
-            if start < min(end, until_s):
-                spans[index].append((start, min(end, until_s)))
-        return tuple(tuple(cue_spans) for cue_spans in spans)
-
-    def timed_script(self, until_s: float) -> Script:
-        """The script as played: each cue from when its line was first heard to when it gave way
-        (timing "speech"), a line never heard a zero-length "not spoken" cue."""
-        cues, last_end = [], 0.0
-        for cue, cue_spans in zip(self.script.cues, self.played_spans(until_s), strict=True):
-            if cue_spans:
-                start, end = max(cue_spans[0][0], last_end), max(cue_spans[-1][1], last_end)
-                cues.append(replace(cue, start=start, end=end, timing="speech"))
-            else:
-                cues.append(replace(cue, start=last_end, end=last_end, timing="not spoken"))
-            last_end = cues[-1].end
-        return replace(self.script, cues=tuple(cues))

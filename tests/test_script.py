@@ -223,7 +223,7 @@ cues:
 
 
 def test_the_speech_player_moves_on_when_a_line_is_heard(tmp_path):
-    from acting_mirror.script import SpeechCuePlayer
+    from acting_mirror.audio.live_cues import SpeechCuePlayer
 
     script = load_script(write(tmp_path, UNTIMED), LABELS)
     assert not script.timed
@@ -248,7 +248,7 @@ def test_the_speech_player_moves_on_when_a_line_is_heard(tmp_path):
 
 
 def test_a_later_decision_replaces_an_earlier_one_at_the_same_time(tmp_path):
-    from acting_mirror.script import SpeechCuePlayer
+    from acting_mirror.audio.live_cues import SpeechCuePlayer
 
     player = SpeechCuePlayer(load_script(write(tmp_path, UNTIMED), LABELS))
     player.hear(2, 5.0)
