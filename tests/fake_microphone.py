@@ -51,7 +51,24 @@ def fake_microphone_fixture(tmp_path, monkeypatch):
     with pulse_server(tmp_path) as env:
         for name in ENVIRONMENT:
             monkeypatch.setenv(name, env[name])
-        yield env
+        rescan_devices()
+        try:
+            yield env
+        finally:
+            monkeypatch.undo()
+            rescan_devices()  # later tests see no server that is gone
+
+
+def rescan_devices() -> None:
+    """PortAudio lists the devices once, when sounddevice is imported: an earlier camera test in this
+    process (no sound server then) left it with no default input. Terminating and initialising
+    PortAudio again (sounddevice's way to re-scan) lists this server's devices."""
+    import sys
+
+    sounddevice = sys.modules.get("sounddevice")
+    if sounddevice is not None:
+        sounddevice._terminate()
+        sounddevice._initialize()
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
