@@ -18,6 +18,7 @@ import math
 import queue
 import re
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,11 @@ from acting_mirror.types import Face
 
 WORDS_TO_HEAR = 2      # this many of a line's first words heard -> the line is being spoken
 RESTART_S = 20.0       # a new utterance after this long without a cue keeps the search small
+# a line counts as heard once the running hypothesis held it after HEARD_IN_CHUNKS of the last
+# RECENT_CHUNKS chunks: the hypothesis of a half-heard sentence flickers to a line that the rest of
+# it rules out (measured on the tests' take: unscripted speech advanced a cue at some chunk phases)
+HEARD_IN_CHUNKS = 2
+RECENT_CHUNKS = 3
 LIVE_BEAM = 1e-60      # narrower than the aligner's: 8% of a core instead of 12%; 1e-40 lost cues at 10 dB
 
 
@@ -51,6 +57,7 @@ class LiveCueFollower:
         self._decoder.add_jsgf_string("lines", self._any_line_grammar(grammar, len(lines)))
         self._decoder.activate_search("lines")
         self._utterance_start: float | None = None
+        self._recent: deque[int | None] = deque(maxlen=RECENT_CHUNKS)  # the line each recent chunk's hypothesis held
 
     @staticmethod
     def _line_tokens(grammar: str, count: int) -> list[list[str]]:
@@ -70,6 +77,10 @@ class LiveCueFollower:
     def feed(self, start_s: float, samples: np.ndarray) -> CueHeard | None:
         """Decode one chunk (mono float, `start_s` = its first sample's time); the cue it advanced to, if any."""
         if self._utterance_start is None:
+            if not np.any(samples):
+                # digital silence (a muted or idle input) before any sound: nothing to hear, and seconds
+                # of it skewed the decoder's running normalisation so that other speech passed for a line
+                return None
             self._decoder.start_utt()
             self._utterance_start = start_s
         self._decoder.process_raw(to_decoder_pcm(samples, self.sample_rate), False, False)
@@ -78,12 +89,14 @@ class LiveCueFollower:
         if heard is not None or end_s - self._utterance_start > RESTART_S:
             self._decoder.end_utt()
             self._utterance_start = None
+            self._recent.clear()
         return heard
 
     def _heard_line(self, end_s: float) -> CueHeard | None:
         """The first line after the current one whose first words the hypothesis holds."""
         hypothesis = self._decoder.hyp()
         if hypothesis is None or not re.search(r"\bl\d+_", hypothesis.hypstr):
+            self._recent.append(None)
             return None  # the cheap check first: walking the segments every chunk costs most of the time
         counts: dict[int, int] = {}
         first_frame: dict[int, int] = {}
@@ -93,11 +106,13 @@ class LiveCueFollower:
                 index = int(match.group(1))
                 counts[index] = counts.get(index, 0) + 1
                 first_frame.setdefault(index, segment.start_frame)
-        for index in sorted(counts):
-            if index > self.current and counts[index] >= self._needed[index] > 0:
-                self.current = index
-                return CueHeard(index, self._utterance_start + first_frame[index] / FRAMES_PER_SECOND, end_s)
-        return None
+        candidate = next(((index, first_frame[index]) for index in sorted(counts)
+                          if index > self.current and counts[index] >= self._needed[index] > 0), None)
+        self._recent.append(None if candidate is None else candidate[0])
+        if candidate is None or self._recent.count(candidate[0]) < HEARD_IN_CHUNKS:
+            return None
+        self.current = candidate[0]
+        return CueHeard(candidate[0], self._utterance_start + candidate[1] / FRAMES_PER_SECOND, end_s)
 
 
 class CueListener:
