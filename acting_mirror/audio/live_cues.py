@@ -79,11 +79,11 @@ class LiveCueFollower:
 
     def feed(self, start_s: float, samples: np.ndarray) -> CueHeard | None:
         """Decode one chunk (mono float, `start_s` = its first sample's time); the cue it advanced to, if any."""
-        step = max(1, round(CHECK_S * self.sample_rate))
-        heard = None
-        for begin in range(0, len(samples), step):  # the hypothesis is looked at every CHECK_S of sound
-            found = self._feed_piece(start_s + begin / self.sample_rate, samples[begin:begin + step])
-            heard = found or heard
+        heard, begin = None, 0
+        # the hypothesis is looked at every CHECK_S of sound (pieces of equal length: none too short to decode)
+        for piece in np.array_split(samples, max(1, round(len(samples) / (CHECK_S * self.sample_rate)))):
+            found = self._feed_piece(start_s + begin / self.sample_rate, piece)
+            heard, begin = found or heard, begin + len(piece)
         return heard
 
     def _feed_piece(self, start_s: float, samples: np.ndarray) -> CueHeard | None:
