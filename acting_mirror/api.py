@@ -341,7 +341,10 @@ def annotated_image_path(video_output: str | Path, photo_name: str) -> Path:
 def _open_microphone(source: Source, config: Config, script, log):
     """A camera's microphone, recording on the camera's clock: for the output video's sound and for
     script lines without times. None when not wanted or not there (one line says why)."""
-    from acting_mirror.sources import CameraSource
+    try:  # the sources package (issue 23) keeps the class in its live module
+        from acting_mirror.sources.live import CameraSource
+    except ImportError:
+        from acting_mirror.sources import CameraSource
 
     wanted = config.output.video or (script is not None and not script.timed)
     if not (isinstance(source, CameraSource) and config.output.audio and wanted):
