@@ -2,13 +2,13 @@
 so each run gets the fake microphone it is started with): the command line's path, api.analyze,
 over a tests.helpers.FaceCamera opened after the model loaded. Prints one JSON line at the end.
 
-    python tests/camera_sound.py OUTPUT MODE [--device NAME] [--no-audio] [--without-sounddevice]
+    python tests/camera_sound.py OUTPUT MODE [--device NAME] [--no-audio] [--show] [--without-sounddevice]
                                              [--script YAML --report DIR --take WAV --seconds S]
 
 MODE: "clap"  - a white frame at the instant a beep reaches the microphone (measured on the
                 playing side), after 2 s; the run stops after 5 s
       "speech" - the --take WAV file is played into the microphone from the start; runs --seconds
-      "interrupt" - a tone plays; "recording" is printed after 3 s; the run waits for Ctrl-C
+      "interrupt" - a tone plays; "recording" is printed after 3 s; the run waits for Ctrl-C (or q)
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--report")
     parser.add_argument("--take")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--show", action="store_true", help="the mirror's windows (on $DISPLAY)")
     parser.add_argument("--without-sounddevice", action="store_true",
                         help="a machine without sounddevice / PortAudio: importing it fails")
     args = parser.parse_args()
@@ -113,7 +114,7 @@ def main() -> int:
     config = Config().override(source={"camera_fps": float(FPS)},
                                output={"audio": not args.no_audio, "audio_device": args.device})
     analysis = analyze(opened, config=config, video_output=args.output, script=args.script, report_dir=args.report,
-                       log=notes.append)
+                       log=notes.append, show=args.show)
     print(json.dumps({"frames": analysis.run.frames, "output_frames": analysis.run.output_frames,
                       "stopped_by": analysis.run.stopped_by.value, "summary": analysis.run.lines(), "notes": notes,
                       "cues": analysis.cues, **events}), flush=True)

@@ -121,6 +121,18 @@ def test_an_interrupted_camera_run_keeps_its_sound_up_to_the_last_frame(pulse_en
     assert_sound_to_the_last_frame(output, run)
 
 
+def test_the_q_key_keeps_the_sound_up_to_the_last_frame(pulse_env, xvfb_display, tmp_path):
+    from tests.xutil import press, require_xdotool, visible_windows
+
+    require_xdotool()
+    output = tmp_path / "take.mkv"
+    env = {**pulse_env, "DISPLAY": xvfb_display}
+    env.pop("WAYLAND_DISPLAY", None)
+    run = stopped_run(env, output, lambda helper: press(visible_windows("Acting Mirror")[0], "q"), "--show")
+    assert run["stopped_by"] == "q"
+    assert_sound_to_the_last_frame(output, run)
+
+
 def test_an_untimed_script_follows_the_lines_heard(pulse_env, tmp_path):
     from tests.test_speech_alignment import LINES, RATE, make_take
 
