@@ -133,7 +133,9 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
                   used: files are written only where the two arguments below say.
     report_dir:   also write timeline.csv, summary.json, report.html and charts there
     video_output: also write the annotated video there (for a photo: the annotated PNG, at this
-                  path when it ends in an image suffix, else beside it as <photo>_annotated.png)
+                  path when it ends in an image suffix, else beside it as <photo>_annotated.png),
+                  with the source's sound; a camera's with its microphone's (config output.audio,
+                  output.audio_device), which also follows a script's untimed lines by ear
     max_frames:   stop after this many frames (0 or None: the whole source)
     progress:     a tqdm progress bar on stderr (headless runs)
     show:         open the mirror's windows (needs a display); the command line's default
@@ -155,6 +157,7 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
                              video_output=video_output, max_frames=max_frames, profile=profile)
     refuse_overwriting_inputs(config, source=source, script=script, config_path=config_path)
     opened: Source | None = source if _is_source(source) else None
+    microphone = None
     try:
         pipeline = build_pipeline(config)
         script = _load_script(script, pipeline.labels)
@@ -164,7 +167,8 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
             from acting_mirror.audio.cue_timing import time_script_for_source
 
             script = time_script_for_source(script, opened, log)
-        video = _make_video(opened, config)
+        microphone = _open_microphone(opened, config, script, log)
+        video = _make_video(opened, config, microphone)
         windows = progress_bar = app = timeline_file = None
         try:
             # every output is checked (and claimed) before the first frame, so a bad one costs no work
@@ -180,21 +184,20 @@ def analyze(source: SourceLike, *, script: str | Path | Script | None = None, mo
             elif progress:
                 progress_bar = _progress_bar(opened, config)
             app = MirrorApp(config, pipeline, opened, windows=windows, video=video, timeline_file=timeline_file,
-                            script=script, progress=progress_bar, log=log)
+                            script=script, progress=progress_bar, log=log, microphone=microphone)
             run = app.run()
         finally:
             if video is not None and app is None:  # the run never started: let the claimed file go
-                import contextlib
+                from acting_mirror.recording import close_unused
 
-                from acting_mirror.sinks import SinkError
-
-                with contextlib.suppress(SinkError):  # the error being raised already says what went wrong
-                    video.close()
+                close_unused(video)
             if timeline_file is not None:
                 timeline_file.close()
             if windows is not None:
                 windows.close_all()
     finally:
+        if microphone is not None:
+            microphone.close()
         if opened is not None:
             opened.close()
     return Analysis(opened.name, pipeline.labels, app.timeline, app.summary_json, run, image=opened.is_image)
@@ -324,8 +327,22 @@ def annotated_image_path(video_output: str | Path, photo_name: str) -> Path:
     return video_output.parent / f"{Path(photo_name).stem}_annotated.png"
 
 
-def _make_video(source: Source, config: Config):
-    from acting_mirror.sinks import ImageFileSink, VideoSink
+def _open_microphone(source: Source, config: Config, script, log):
+    """A camera's microphone, recording on the camera's clock: for the output video's sound and for
+    script lines without times. None when not wanted or not there (one line says why)."""
+    from acting_mirror.sources.live import CameraSource
+
+    wanted = config.output.video or (script is not None and not script.timed)
+    if not (isinstance(source, CameraSource) and config.output.audio and wanted):
+        return None
+    from acting_mirror.audio.microphone import open_microphone, parse_device
+
+    return open_microphone(source.clock_start, parse_device(config.output.audio_device), log)
+
+
+def _make_video(source: Source, config: Config, microphone=None):
+    from acting_mirror.recording import make_video_sink
+    from acting_mirror.sinks import ImageFileSink
 
     path, codec = config.output.video, config.output.codec
     if not path:
@@ -337,7 +354,8 @@ def _make_video(source: Source, config: Config):
 
     frames = frames_to_read(source, config.source.max_frames)
     # a camera's video runs at the rate asked of it: the app places its frames by capture time
-    sink = VideoSink(path, config.source.camera_fps if source.live else source.fps, codec)  # claims the file
+    sink = make_video_sink(path, config.source.camera_fps if source.live else source.fps, codec,
+                           microphone)  # claims the file
     try:
         check_free_space(path, source.frame_size, frames)
     except BaseException:

@@ -75,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     out = parser.add_argument_group("output")
     out.add_argument("--output", metavar="PATH", help="annotated video (default output.avi)")
     out.add_argument("--no-output", action="store_true", help="write no video")
-    out.add_argument("--no-audio", action="store_true", help="keep the video silent (default: a file's sound is "
-                                                             "carried into it; .mp4/.mkv outputs get H.264 + AAC)")
+    out.add_argument("--no-audio", action="store_true", help="keep the video silent (default: a file's sound, or "
+                                                             "with --camera the microphone's, goes into it; "
+                                                             ".mp4/.mkv outputs get H.264 + AAC)")
+    out.add_argument("--audio-device", metavar="NAME", help="the microphone --camera records: an index or (part "
+                                                            "of) a name (default: the system's default input)")
     out.add_argument("--report", metavar="DIR", help="write timeline.csv, summary.json and report.html here")
     out.add_argument("--script", metavar="YAML", help="acting script: lines with their intended emotions")
     out.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
@@ -135,6 +138,8 @@ def make_config(args, log=None):
         output["report_dir"] = args.report
     if args.no_audio:
         output["audio"] = False
+    if args.audio_device is not None:
+        output["audio_device"] = args.audio_device
     source = {"max_frames": args.max_frames} if args.max_frames is not None else {}
     detector = {"kind": args.detector} if args.detector else {}
     return config.override(display=display, model=model, output=output, source=source, detector=detector)

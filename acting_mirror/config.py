@@ -125,7 +125,8 @@ class OutputConfig:
     codec: str = "MJPG"
     snapshot_dir: str = "snapshots"
     report_dir: str = ""          # empty: no report
-    audio: bool = True            # carry a file's sound into the output video
+    audio: bool = True            # carry a file's sound (a camera's: the microphone's) into the output video
+    audio_device: str = ""        # the microphone a camera records: a PortAudio index or (part of) a name
 
     def validate(self) -> None:
         _check(len(self.codec) == 4, "output.codec", "must be a four-character code such as MJPG")

@@ -10,7 +10,8 @@
 `load_script` validates the file against the model's display names; every error
 names the file and the cue. `CuePlayer` decides which cue is active: from the
 cue times for a file or URL, or from when the actor pressed space (and n / p)
-for a camera. It is pure logic, no windows.
+for a camera (audio.live_cues.SpeechCuePlayer does it by ear for lines without
+times). It is pure logic, no windows.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ class CueStatus:
     count: int                 # number of cues in the script
     on_target: bool | None     # None: no face
     held_s: float              # how long the current on/off-target (or no-face) state has lasted
-    remaining_s: float         # until the cue ends
+    remaining_s: float | None  # until the cue ends (None: it ends when the next line is heard)
 
 
 class CuePlayer:
@@ -347,3 +348,4 @@ class CuePlayer:
                 if start < end:
                     spans[index].append((start, end))
         return tuple(tuple(cue_spans) for cue_spans in spans)
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -76,3 +77,15 @@ class FrameResult:
 
     def person(self, track_id: int = 0) -> Face | None:
         return next((face for face in self.faces if face.track_id == track_id), None)
+
+
+class StopReason(Enum):
+    """Why a run stopped, as its summary says."""
+
+    END_OF_INPUT = "end of input"
+    MAX_FRAMES = "--max-frames"
+    QUIT_KEY = "q"
+    WINDOW_CLOSED = "window closed"
+    INTERRUPT = "interrupt (Ctrl-C)"
+    OUTPUT_ERROR = "an output error"
+    ENDED_EARLY = "the input ending early"

@@ -3,69 +3,34 @@ monitor remapped as a source, recorded with sounddevice while paplay speaks espe
 
 from __future__ import annotations
 
-import os
 import queue
-import shutil
-import subprocess
-import time
-import wave
 
 import numpy as np
 import pytest
 
 from acting_mirror.audio.live_cues import LiveCueFollower
+from tests.fake_microphone import MISSING, fake_microphone_fixture, play, write_wav
 from tests.test_speech_alignment import LINES, RATE, make_take
 
-NEEDED = ("pulseaudio", "pactl", "paplay", "espeak-ng")
-pytestmark = pytest.mark.skipif(any(shutil.which(tool) is None for tool in NEEDED),
-                                reason="needs PulseAudio and espeak-ng (.ci/run installs them)")
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
 MIC_RATE = 16000
 CHUNK = MIC_RATE // 10   # 100 ms
 
 
-@pytest.fixture
-def fake_microphone(tmp_path, monkeypatch):
-    """A private PulseAudio server whose default source hears whatever is played into its default sink."""
-    runtime = tmp_path / "pulse-runtime"
-    runtime.mkdir()
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
-    server = subprocess.Popen(
-        ["pulseaudio", "--daemonize=no", "-n", "--exit-idle-time=-1", "--disable-shm",
-         "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=mirror_sink",
-         "--load=module-remap-source master=mirror_sink.monitor source_name=mirror_mic"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        for setting in (["set-default-source", "mirror_mic"], ["set-default-sink", "mirror_sink"]):
-            subprocess.run(["pactl", *setting], env=env, check=True, capture_output=True)
-        for name, value in env.items():
-            if name in ("XDG_RUNTIME_DIR", "HOME"):
-                monkeypatch.setenv(name, value)
-        yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+fake_microphone = pytest.fixture(name="fake_microphone")(fake_microphone_fixture)
 
 
 def test_the_cue_follows_the_lines_heard_through_the_microphone(fake_microphone, tmp_path):
     import sounddevice
 
     take, truth = make_take(tmp_path, 20)
-    played = tmp_path / "take.wav"
-    with wave.open(str(played), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(RATE)
-        wav.writeframes((np.clip(take, -1, 1) * 32767).astype("<i2").tobytes())
+    played = write_wav(tmp_path / "take.wav", take, RATE)
     chunks: queue.Queue = queue.Queue()
     follower = LiveCueFollower(LINES, MIC_RATE)
     heard = []
     with sounddevice.InputStream(samplerate=MIC_RATE, channels=1, dtype="float32", blocksize=CHUNK,
                                  callback=lambda data, frames, when, status: chunks.put(data[:, 0].copy())):
-        player = subprocess.Popen(["paplay", str(played)], env=fake_microphone)
+        player = play(played, fake_microphone)
         recorded = 0
         # the stream's own clock: samples recorded so far, not when the chunks arrive
         while player.poll() is None or not chunks.empty():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import read_video
 
-from acting_mirror.app import PlaybackClock, TimedVideo
+from acting_mirror.clocks import PlaybackClock, TimedVideo
 from acting_mirror.sinks import VideoSink
 
 SHADES = (0, 60, 120, 180, 240)  # one grey level a frame, told apart after MJPG

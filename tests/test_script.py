@@ -208,3 +208,49 @@ def test_held_time_tracks_the_on_off_target_state():
     assert player.status(3.5, sad).held_s == pytest.approx(0.5)  # asking twice for one frame changes nothing
     assert player.status(5.0, sad) is None
     assert player.status(6.0, sad).held_s == 0.0
+
+
+UNTIMED = """\
+title: by ear
+cues:
+  - line: "You never listen to me."
+    emotion: angry
+  - line: "This line is never spoken."
+    emotion: sad
+  - line: "Oh! You came back."
+    emotion: [surprised, happy]
+"""
+
+
+def test_the_speech_player_moves_on_when_a_line_is_heard(tmp_path):
+    from acting_mirror.audio.live_cues import SpeechCuePlayer
+
+    script = load_script(write(tmp_path, UNTIMED), LABELS)
+    assert not script.timed
+    player = SpeechCuePlayer(script)
+    assert player.started and player.manual  # no space needed: the speech starts the scene
+    status = player.status(0.5, face("angry"))
+    assert (status.index, status.on_target, status.remaining_s) == (0, True, None)  # the first line shows at once
+    player.hear(0, 1.0)
+    player.hear(2, 4.0)
+    assert [player.active_index(t) for t in (0.5, 1.0, 3.99, 4.0, 9.0)] == [0, 0, 0, 2, 2]
+    status = player.status(5.0, face("happy"))
+    assert (status.cue.line, status.on_target, status.count) == ("Oh! You came back.", True, 3)
+    assert player.played_spans(6.0) == (((1.0, 4.0),), (), ((4.0, 6.0),))
+    timed = player.timed_script(6.0)
+    assert timed.timed
+    assert [(cue.start, cue.end, cue.timing) for cue in timed.cues] == [
+        (1.0, 4.0, "speech"), (4.0, 4.0, "not spoken"), (4.0, 6.0, "speech")]
+    player.previous(7.0)  # p: back to the line before, by hand
+    assert player.active_index(7.5) == 1 and player.played_spans(8.0)[2] == ((4.0, 7.0),)
+    player.next(8.0)
+    assert player.active_index(8.0) == 2
+
+
+def test_a_later_decision_replaces_an_earlier_one_at_the_same_time(tmp_path):
+    from acting_mirror.audio.live_cues import SpeechCuePlayer
+
+    player = SpeechCuePlayer(load_script(write(tmp_path, UNTIMED), LABELS))
+    player.hear(2, 5.0)
+    player.hear(1, 3.0)  # heard later, but its line began earlier: it replaces what came after it
+    assert player.played_spans(6.0) == ((), ((3.0, 6.0),), ())
