@@ -65,7 +65,9 @@ class MicrophoneVideoSink:
         return SinkError(f"cannot write video {self.path}: {reason} (the file is incomplete)")
 
     def write(self, image: np.ndarray) -> None:
-        import av
+        from acting_mirror.audio import load_pyav
+
+        av = load_pyav()
 
         from acting_mirror.audio.mux import AudioVideoWriter
 
@@ -95,7 +97,9 @@ class MicrophoneVideoSink:
     def close(self) -> None:
         """The sound up to the last frame (waiting briefly for the microphone's last blocks), then
         finish the file; playable whatever stopped the run."""
-        import av
+        from acting_mirror.audio import load_pyav
+
+        av = load_pyav()
 
         if self._closed:
             return

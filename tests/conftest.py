@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
+import cv2  # noqa: F401  (before any test module imports PyAV: loaded after it, OpenCV's windows hang)
 import pytest
 
 # -- CI: nothing silently left out ----------------------------------------------

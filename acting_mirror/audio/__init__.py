@@ -1,3 +1,13 @@
 """Sound of a take: carried into the annotated video (soundtrack for a file, microphone + mux for a
 camera), read for timing the script from the speech (align, cue_timing offline, live_cues live),
 and its loudness (level)."""
+
+
+def load_pyav():
+    """PyAV (`av`), loaded after OpenCV. The other way round, OpenCV's first window hangs in
+    cv2.namedWindow: the libraries PyAV's wheel bundles are found before those OpenCV's Qt needs."""
+    import importlib
+
+    import cv2  # noqa: F401  (first: the load order is the point)
+
+    return importlib.import_module("av")

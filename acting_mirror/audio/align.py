@@ -65,7 +65,9 @@ def to_decoder_pcm(samples: np.ndarray, sample_rate: int) -> bytes:
 
     The floor (dither) keeps digital silence from starving the decoder's noise estimates.
     """
-    import av
+    from acting_mirror.audio import load_pyav
+
+    av = load_pyav()
 
     samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1)
     if sample_rate != DECODE_RATE:

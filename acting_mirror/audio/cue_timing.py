@@ -84,7 +84,9 @@ def read_take_audio(path: str | Path) -> tuple[np.ndarray, int, float] | None:
     """The whole first audio track of a media file as (mono float32 samples, rate, start seconds);
     None when the file has no sound. Read at the decoder's 16 kHz: all that alignment and the
     level strip need, and a third of a 48 kHz track's memory on a long take."""
-    import av
+    from acting_mirror.audio import load_pyav
+
+    av = load_pyav()
 
     try:
         with av.open(str(path)) as container:

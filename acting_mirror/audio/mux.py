@@ -28,7 +28,9 @@ class AudioVideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, sample_rate: int):
-        import av
+        from acting_mirror.audio import load_pyav
+
+        av = load_pyav()
 
         self.path = Path(path)
         self.fps = fps
@@ -61,7 +63,9 @@ class AudioVideoWriter:
     def write_frame(self, image: np.ndarray) -> None:
         """The next BGR frame (uint8, height x width x 3), at frames_written / fps seconds; then the
         sound that goes with it."""
-        import av
+        from acting_mirror.audio import load_pyav
+
+        av = load_pyav()
         import cv2
 
         if self._video is None:
@@ -107,7 +111,9 @@ class AudioVideoWriter:
             self._encode_audio(np.concatenate(pieces))
 
     def _encode_audio(self, samples: np.ndarray) -> None:
-        import av
+        from acting_mirror.audio import load_pyav
+
+        av = load_pyav()
 
         frame = av.AudioFrame.from_ndarray(np.clip(samples, -1, 1).reshape(1, -1), format="flt", layout="mono")
         frame.sample_rate, frame.pts = self.sample_rate, self.samples_written

@@ -30,7 +30,9 @@ class SoundtrackError(MirrorError):
 
 def audio_of(path: str | Path) -> tuple[int, int] | None:
     """(sample rate, channels) of the first audio stream of a media file, None if it has none."""
-    import av
+    from acting_mirror.audio import load_pyav
+
+    av = load_pyav()
 
     try:
         with av.open(str(path)) as container:
@@ -46,7 +48,9 @@ def add_soundtrack(video_path: str | Path, source_path: str | Path, frames: int,
     """Give the finished `video_path` (`frames` frames at `fps`, the source's frames from its
     first one) the sound of `source_path`. False when the source has no sound; SoundtrackError
     when it cannot be done (the silent video is then left untouched)."""
-    import av
+    from acting_mirror.audio import load_pyav
+
+    av = load_pyav()
 
     video_path = Path(video_path)
     if frames <= 0 or audio_of(source_path) is None:
@@ -70,7 +74,9 @@ def _start_s(stream) -> float:
 
 
 def _remux(video_path: Path, source_path: Path, output_path: Path, duration_s: float, fps: float) -> None:
-    import av
+    from acting_mirror.audio import load_pyav
+
+    av = load_pyav()
 
     with av.open(str(source_path)) as source, av.open(str(video_path)) as video, \
             av.open(str(output_path), "w") as output:
@@ -122,7 +128,9 @@ def _pictures(video, video_in, video_out, encoding: bool) -> Iterator[tuple[floa
 def _sounds(source, audio_in, audio_out, sample_format: str, layout: str, origin: float,
             duration_s: float) -> Iterator[tuple[float, object]]:
     """(time, packets) of the source's sound from `origin` for `duration_s`, encoded for the output."""
-    import av
+    from acting_mirror.audio import load_pyav
+
+    av = load_pyav()
 
     resampler = av.AudioResampler(format=sample_format, layout=layout, rate=audio_out.rate)
     written = 0  # samples so far, at the output's rate: the next frame's pts
@@ -147,7 +155,9 @@ def _sounds(source, audio_in, audio_out, sample_format: str, layout: str, origin
 
 def _silence(samples: int, sample_format: str, layout: str, rate: int):
     """An audio frame of `samples` zeros (pts 0): containers such as AVI have no start offset for sound."""
-    import av
+    from acting_mirror.audio import load_pyav
+
+    av = load_pyav()
     import numpy as np
 
     channels = 2 if layout == "stereo" else 1
