@@ -133,7 +133,7 @@ class Recording:
 
     sink: a VideoSink, MicrophoneVideoSink or ImageFileSink (claimed by the caller).
     clock: a live feed's clock in frame time (TimedVideo); None for a file, whose frames get a slot each.
-    file_sound: a local media file whose sound the finished video gets (None: none).
+    file_sound: a local media file or web stream whose sound the finished video gets (None: none).
     """
 
     def __init__(self, sink, clock: Callable[[], float] | None = None, file_sound: str | Path | None = None,
@@ -177,9 +177,10 @@ class Recording:
     def _add_file_sound(self, path: str, frames: int) -> bool:
         """A file's sound into the finished video (frame for frame the source's, from its first)."""
         from acting_mirror.audio.soundtrack import SoundtrackError, add_soundtrack
+        from acting_mirror.sources.base import is_url
 
-        # a local file only: a streamed URL is not fetched a second time, outside the checks it passed
-        if not self._video.fps or not Path(self._file_sound).is_file():
+        # a local file, or the web stream (checked as the picture's was) a URL take's sound comes from
+        if not self._video.fps or not (is_url(str(self._file_sound)) or Path(self._file_sound).is_file()):
             return False
         try:
             return add_soundtrack(path, self._file_sound, frames, self._video.fps)

@@ -154,3 +154,36 @@ def test_an_interrupted_run_keeps_its_sound_up_to_the_last_frame(tmp_path):
         samples = sum(frame.samples for frame in container.decode(container.streams.audio[0]))
     assert pictures == frames
     assert abs(samples / RATE - frames / FPS) <= 1 / FPS  # the sound ends with the last frame
+
+
+def test_a_url_take_keeps_its_sound_in_sync(tmp_path, http_server):
+    # served by a real HTTP server on 127.0.0.1; the run streams the picture and reads the sound from the same URL
+    write_take(http_server.root / "take.mkv", audio_offset_s=0.2)
+    result = run("--youtube", http_server.url("take.mkv"), "--no-display", "--output", "web.avi", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "with the source's sound" in result.stdout
+    flash, onset, fps, _ = flash_and_beep(tmp_path / "web.avi")
+    assert fps == pytest.approx(FPS, rel=0.01)
+    assert abs(flash - onset) <= 1 / FPS, (flash, onset)
+    assert all(path == "/take.mkv" for _, path, _, _ in http_server.requests)
+
+
+def test_the_sound_of_a_url_take_comes_from_its_stream_or_a_sound_only_format():
+    from acting_mirror.sources.base import SourceError
+    from acting_mirror.sources.web import sound_url
+
+    page = "https://example.org/watch"
+    assert sound_url({"url": "https://cdn.example.org/both.mp4", "acodec": "mp4a"}, page) == \
+        "https://cdn.example.org/both.mp4"
+    assert sound_url({"url": "https://cdn.example.org/direct.mkv"}, page) == "https://cdn.example.org/direct.mkv"
+    formats = [{"url": "https://cdn.example.org/low.m4a", "vcodec": "none", "acodec": "mp4a", "protocol": "https"},
+               {"url": "https://cdn.example.org/v.mp4", "vcodec": "avc1", "acodec": "none", "protocol": "https"},
+               {"url": "https://cdn.example.org/m.m3u8", "vcodec": "none", "acodec": "mp4a", "protocol": "m3u8"},
+               {"url": "https://cdn.example.org/high.m4a", "vcodec": "none", "acodec": "opus", "protocol": "https"}]
+    video_only = {"url": "https://cdn.example.org/v.mp4", "acodec": "none", "formats": formats}
+    assert sound_url(video_only, page) == "https://cdn.example.org/high.m4a"
+    assert sound_url({**video_only, "formats": formats[1:3]}, page) is None
+    # a sound-only format aimed at this machine from a public page is refused, as a picture stream would be
+    hostile = [{**formats[3], "url": "http://127.0.0.1:8080/secret.m4a"}]
+    with pytest.raises(SourceError):
+        sound_url({**video_only, "formats": hostile}, page)

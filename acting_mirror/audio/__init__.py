@@ -11,3 +11,15 @@ def load_pyav():
     import cv2  # noqa: F401  (first: the load order is the point)
 
     return importlib.import_module("av")
+
+
+def open_media(path, av=None):
+    """A media file, or a web stream (the sound of a URL take), opened with PyAV for reading: a
+    stream may use plain web protocols only (never file: from a playlist) and gives up after 20 s
+    without data."""
+    from acting_mirror.sources.base import is_url
+
+    av = av or load_pyav()
+    if is_url(str(path)):
+        return av.open(str(path), options={"protocol_whitelist": "http,https,tcp,tls,crypto"}, timeout=20.0)
+    return av.open(str(path))

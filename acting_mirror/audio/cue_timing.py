@@ -84,12 +84,12 @@ def read_take_audio(path: str | Path) -> tuple[np.ndarray, int, float] | None:
     """The whole first audio track of a media file as (mono float32 samples, rate, start seconds);
     None when the file has no sound. Read at the decoder's 16 kHz: all that alignment and the
     level strip need, and a third of a 48 kHz track's memory on a long take."""
-    from acting_mirror.audio import load_pyav
+    from acting_mirror.audio import load_pyav, open_media
 
     av = load_pyav()
 
     try:
-        with av.open(str(path)) as container:
+        with open_media(path, av) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]

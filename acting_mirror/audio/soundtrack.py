@@ -30,12 +30,12 @@ class SoundtrackError(MirrorError):
 
 def audio_of(path: str | Path) -> tuple[int, int] | None:
     """(sample rate, channels) of the first audio stream of a media file, None if it has none."""
-    from acting_mirror.audio import load_pyav
+    from acting_mirror.audio import load_pyav, open_media
 
     av = load_pyav()
 
     try:
-        with av.open(str(path)) as container:
+        with open_media(path, av) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
@@ -59,7 +59,7 @@ def add_soundtrack(video_path: str | Path, source_path: str | Path, frames: int,
                                              dir=video_path.parent)
     os.close(descriptor)
     try:
-        _remux(video_path, Path(source_path), Path(temporary), frames / fps, fps)
+        _remux(video_path, str(source_path), Path(temporary), frames / fps, fps)
         os.replace(temporary, video_path)
     except (av.FFmpegError, OSError, ValueError) as error:
         raise SoundtrackError(f"cannot add the sound of {Path(source_path).name} to {video_path}: {error}") from None
@@ -73,12 +73,12 @@ def _start_s(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
-def _remux(video_path: Path, source_path: Path, output_path: Path, duration_s: float, fps: float) -> None:
-    from acting_mirror.audio import load_pyav
+def _remux(video_path: Path, source_path: str, output_path: Path, duration_s: float, fps: float) -> None:
+    from acting_mirror.audio import load_pyav, open_media
 
     av = load_pyav()
 
-    with av.open(str(source_path)) as source, av.open(str(video_path)) as video, \
+    with open_media(source_path, av) as source, av.open(str(video_path)) as video, \
             av.open(str(output_path), "w") as output:
         audio_in = source.streams.audio[0]
         # the sound's zero is the source's first picture, as the annotated video's is

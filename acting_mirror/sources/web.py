@@ -116,6 +116,20 @@ def _download(url: str, max_height: int, directory: Path) -> Path:
     return files[0]
 
 
+def sound_url(info: dict, page_url: str) -> str | None:
+    """Where the sound of the stream yt-dlp chose can be read: the stream itself unless yt-dlp
+    knows it has none, else the best plain-http(s) sound-only format of the same page (checked
+    as the stream was); None when there is none."""
+    if info.get("acodec") != "none":
+        return info.get("url")
+    sound_only = [f for f in info.get("formats") or () if f.get("vcodec") == "none"
+                  and f.get("acodec") not in (None, "none") and str(f.get("protocol", "")).startswith("http")]
+    if not sound_only or not sound_only[-1].get("url"):  # yt-dlp lists formats worst first
+        return None
+    check_media_url(sound_only[-1]["url"], page_url)
+    return sound_only[-1]["url"]
+
+
 def check_media_url(media_url: str, page_url: str) -> None:
     """The media URL yt-dlp found in a page obeys the rules the user's own URL does: http(s)
     only (never file: or another FFmpeg protocol), and no more private a host than the
@@ -192,7 +206,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         return BroadcastSource(capture, name, capture_rate(capture, fps_hint))
     if opened is not None:
         return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True,
-                           media_path=stream_url)
+                           media_path=sound_url(info, url))
     if info.get("is_live"):  # a broadcast going on cannot be downloaded first
         raise SourceError(f"cannot open the live broadcast {name}")
 
