@@ -158,6 +158,7 @@ def test_no_face_no_profile(model, tmp_path):
     one_line_error(result, "no neutral reference", "acting-mirror-model reference")
 
 
+@pytest.mark.slow
 def test_profile_from_a_clip_and_applied_by_the_mirror_the_api_and_batch(model, tmp_path):
     clip = demo.write_clip(tmp_path / "take.avi", "one", 24, 6.0, SIZE)
     result = run("calibrate", "--profile", "clip.json", "--model", str(model), "--video", str(clip),

@@ -19,7 +19,8 @@ from acting_mirror.audio.cue_timing import read_take_audio
 from tests.fake_microphone import MISSING, pulse_server, write_wav
 from tests.test_audio_mux import flash_time
 
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
+pytestmark = [pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)"),
+              pytest.mark.slow]  # each test is a camera run in its own process, in real time
 HELPER = Path(__file__).resolve().parent / "camera_sound.py"
 FPS = 15
 

@@ -20,6 +20,7 @@ CHUNK = MIC_RATE // 10   # 100 ms
 fake_microphone = pytest.fixture(name="fake_microphone")(fake_microphone_fixture)
 
 
+@pytest.mark.slow
 def test_the_cue_follows_the_lines_heard_through_the_microphone(fake_microphone, tmp_path):
     import sounddevice
 

@@ -148,6 +148,7 @@ def test_a_run_with_an_untimed_script_times_its_cues_from_the_take(tmp_path):
     assert "cue 5" in rebuild.stderr and "start and end" in rebuild.stderr
 
 
+@pytest.mark.slow
 def test_batch_times_an_untimed_script_from_each_takes_speech(tmp_path):
     import json
 
