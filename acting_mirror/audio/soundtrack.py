@@ -36,10 +36,8 @@ def audio_of(path: str | Path) -> tuple[int, int] | None:
 
     try:
         with open_media(path, av) as container:
-            if not container.streams.audio:
-                return None
-            stream = container.streams.audio[0]
-            return stream.rate, stream.channels
+            streams = container.streams.audio
+            return (streams[0].rate, streams[0].channels) if streams else None
     except (av.FFmpegError, OSError):
         return None
 
