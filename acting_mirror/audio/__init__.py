@@ -18,8 +18,9 @@ def open_media(path, av=None):
     stream may use plain web protocols only (never file: from a playlist) and gives up after 20 s
     without data."""
     from acting_mirror.sources.base import is_url
+    from acting_mirror.sources.file import WEB_PROTOCOLS
 
     av = av or load_pyav()
     if is_url(str(path)):
-        return av.open(str(path), options={"protocol_whitelist": "http,https,tcp,tls,crypto"}, timeout=20.0)
+        return av.open(str(path), options={"protocol_whitelist": WEB_PROTOCOLS}, timeout=20.0)
     return av.open(str(path))
