@@ -9,7 +9,6 @@ figures go to the model card.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
@@ -18,13 +17,9 @@ TAUS = (0.0, 0.25, 0.5, 1.0)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--split", default="PublicTest")
-    parser.add_argument("--model", action="append",
-                        help="metadata JSON (repeatable; default: the shipped ensemble and mirror_net)")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
+    from arguments import model_check_parser  # experiments/, the script's own folder
+
+    args = model_check_parser(__doc__.splitlines()[0]).parse_args(argv)
 
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 

@@ -13,7 +13,6 @@ Each model's rule is the target stored in its metadata (computed from its traini
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 
 import numpy as np
@@ -38,13 +37,9 @@ def at_face_size(images: np.ndarray, pixels: int, size: tuple[int, int]) -> np.n
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--split", default="PublicTest")
-    parser.add_argument("--model", action="append",
-                        help="metadata JSON (repeatable; default: the shipped ensemble and mirror_net)")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
+    from arguments import model_check_parser  # experiments/, the script's own folder
+
+    args = model_check_parser(__doc__.splitlines()[0]).parse_args(argv)
 
     from acting_mirror.model import load_classifier
     from acting_mirror.prepare import sharpness
