@@ -124,7 +124,14 @@ class Cluster:
         return node
 
     def kill(self, node: Node) -> None:
-        """The node's processes (raylet, workers, agents) killed at once, as if its machine died."""
+        """The node's processes (raylet, workers, agents) killed at once, as if its machine died: its
+        group, and whatever left the group but carries its TMPDIR (a worker may run in a session of
+        its own, and would otherwise finish its task after its node is gone)."""
+        marker = f"TMPDIR={node.tmp}".encode()
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                    os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.process.pid, signal.SIGKILL)
         node.process.wait(timeout=30)

@@ -35,9 +35,10 @@ def test_every_listener_gets_what_is_played_on_the_video_clock(fake_microphone, 
             time.sleep(0.3)
     chunks = [first.get_nowait() for _ in range(first.qsize())]
     assert len(chunks) == second.qsize() > 0
-    # consecutive, but for the start's estimate getting better in the first blocks (never by more than one)
     steps = [later.start_seconds - before.end_seconds for before, later in itertools.pairwise(chunks)]
-    assert all(-0.1 - 1e-9 <= step <= 1e-9 for step in steps) and sum(1 for step in steps if step) <= 10
+    # consecutive, but for the start's estimate getting better (earlier) as blocks arrive: by at most a
+    # block in all (measured: 0-13 ms). Steps are compared with a tolerance: they are float sums.
+    assert all(-0.1 - 1e-9 <= step <= 1e-9 for step in steps) and sum(steps) >= -0.1, steps
     samples = np.concatenate([chunk.samples for chunk in chunks])
     assert samples.dtype == np.float32 and samples.ndim == 1
     assert chunks[0].start_seconds > 5.0
