@@ -204,10 +204,16 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_SHOWN_VALUE else f"{text[:MAX_SHOWN_VALUE]}... ({len(text)} characters)"
 
 
+NUMBERS_AS_TEXT = frozenset({"output.audio_device"})  # text settings that may be a whole number
+
+
 def _coerce(value, wanted: type, key: str):
     # YAML gives ints for floats ("1" for 1.0) and never gives bools for numbers
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    # a microphone's index written as a number (`audio_device: 3`) is that text
+    if key in NUMBERS_AS_TEXT and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     if wanted is bool and not isinstance(value, bool):
         raise ConfigError(f"config: {key} must be true or false, not {_shown(value)}")
     if wanted in (int, float) and isinstance(value, bool):

@@ -92,3 +92,15 @@ def test_file_errors(tmp_path):
         load_config(broken)
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path)
+
+
+def test_a_microphone_index_may_be_written_as_a_number(tmp_path):
+    from acting_mirror.audio.microphone import parse_device
+
+    settings = tmp_path / "mirror.yaml"
+    settings.write_text("output:\n  audio_device: 3\n")
+    assert parse_device(load_config(settings).output.audio_device) == 3
+    settings.write_text("output:\n  audio_device: USB Audio\n")
+    assert parse_device(load_config(settings).output.audio_device) == "USB Audio"
+    with pytest.raises(ConfigError, match=r"output\.audio_device must be str, not True"):
+        config_from_dict({"output": {"audio_device": True}})
