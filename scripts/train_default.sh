@@ -15,9 +15,18 @@ DATA=${1:-../shared/data/fer2013plus.csv.gz}
 RUNS=${2:-$HOME/.cache/acting-mirror/runs}
 EPOCHS=${EPOCHS:-8}
 CORE=${CORE:-1}  # the core the training is pinned to; the other stays free
+# ONLY=NAME trains just that run: a second instance, on the other core (CORE=0 nice -n 19), trains a run
+# the first would reach later; each run is locked, so the first one then skips it
 
 run() {  # run NAME TARGET INIT SEED EPOCHS LR [LABEL_WEIGHT [CROWD_ONLY]]
   local dir="$RUNS/$1"
+  if [ -n "${ONLY:-}" ] && [ "$1" != "$ONLY" ]; then return 0; fi
+  mkdir -p "$RUNS"
+  exec 9>"$RUNS/$1.lock"
+  if ! flock -n 9; then  # another instance (ONLY=NAME on the other core) trains it
+    echo "$1 is being trained by another process; skipping it"
+    return 0
+  fi
   local common=(--data "$DATA" --run-dir "$dir" --threads 1 --quiet)
   if [ -f "$dir/config.json" ]; then
     taskset -c "$CORE" .venv/bin/acting-mirror-model train "${common[@]}" --resume
@@ -27,6 +36,7 @@ run() {  # run NAME TARGET INIT SEED EPOCHS LR [LABEL_WEIGHT [CROWD_ONLY]]
       --label-weight "${7:-0}" --crowd-only "${8:-}" --augment geometric,erasing --ema 0.999
   fi
   touch "$dir/finished"
+  exec 9>&-
 }
 
 # 1. the members on the votes, from the previous default's members
