@@ -217,9 +217,9 @@ def test_a_url_take_keeps_its_sound_in_sync(tmp_path, http_server, prefix):
 @pytest.mark.parametrize("prefix", ["", "no-ffmpeg/"])
 def test_a_page_with_a_video_only_and_a_sound_only_format_keeps_its_sound(tmp_path, http_server, prefix):
     # the picture is streamed and its sound read from the sound-only URL, or (when FFmpeg may not fetch them,
-    # as YouTube's URLs bound to yt-dlp's headers) yt-dlp downloads both
+    # as YouTube's URLs bound to yt-dlp's headers) yt-dlp downloads both; the sound starts after the picture
     write_take(http_server.root / "picture.mp4", video_codec="libx264", sound=False)
-    write_take(http_server.root / "sound.m4a", audio_codec="aac", picture=False)
+    write_take(http_server.root / "sound.m4a", audio_codec="aac", picture=False, audio_offset_s=0.2)
     source_onset, _ = beep_onset(http_server.root / "sound.m4a")
     page = dash_page(http_server.root, f"{prefix}picture.mp4", f"{prefix}sound.m4a")
     result = run("--youtube", http_server.url(page), "--no-display", "--output", "web.avi", cwd=tmp_path)
