@@ -253,6 +253,8 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     if stream_url:
         check_media_url(stream_url, url)
     check_playlists(info, url)
+    # the sound a take reads is checked before anything is fetched, as its picture's stream is
+    stream_sound = None if info.get("is_live") else sound_url(info, url)
     # OpenCV cannot be given yt-dlp's http_headers: its FFmpeg options string splits on ';',
     # which User-Agent values contain. A URL that needs them fails here and is downloaded.
     opened = open_capture(stream_url, stream=True, protocols=WEB_PROTOCOLS) if stream_url else None
@@ -261,7 +263,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         return BroadcastSource(capture, name, capture_rate(capture, fps_hint))
     if opened is not None:
         return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True,
-                           media_path=sound_url(info, url))
+                           media_path=stream_sound)
     if info.get("is_live"):  # a broadcast going on cannot be downloaded first
         raise SourceError(f"cannot open the live broadcast {name}")
 
@@ -269,7 +271,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     directory = Path(tempfile.mkdtemp(prefix="acting-mirror-"))
     try:
         path = _download(url, max_height, directory)
-        sound = sound_of_download(path, info, url, max_height, directory, log)
+        downloaded_sound = sound_of_download(path, info, url, max_height, directory, log)
         opened = open_capture(str(path))
         if opened is None:
             raise SourceError(f"the video downloaded from {without_password(url)} is not one OpenCV can read")
@@ -277,5 +279,5 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint,
-                       media_path=str(sound) if sound else None,
+                       media_path=str(downloaded_sound) if downloaded_sound else None,
                        cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
