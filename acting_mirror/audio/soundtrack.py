@@ -79,8 +79,9 @@ def _remux(video_path: Path, source_path: str, output_path: Path, duration_s: fl
     with open_media(source_path, av) as source, av.open(str(video_path)) as video, \
             av.open(str(output_path), "w") as output:
         audio_in = source.streams.audio[0]
-        # the sound's zero is the source's first picture, as the annotated video's is
-        origin = _start_s(source.streams.video[0]) if source.streams.video else _start_s(audio_in)
+        # the sound's zero is the source's first picture, as the annotated video's is; a sound-only
+        # source (a web page's sound-only format) shares its picture's timeline, which starts at zero
+        origin = _start_s(source.streams.video[0]) if source.streams.video else 0.0
         video_in = video.streams.video[0]
         encoding = output_path.suffix.lower() in H264_SUFFIXES
         layout = "stereo" if audio_in.channels >= 2 else "mono"

@@ -3,9 +3,12 @@ broadcast; and the rules that keep a web page from reaching further than the use
 
 yt-dlp resolves the page to one stream OpenCV's FFmpeg can play. The stream is played
 straight from the network when it can be; otherwise yt-dlp downloads it to a temporary
-folder. Every address the page leads to (its stream, an HLS playlist's segments) must be
-http(s) and no more private a host than the page's. A password in a URL never reaches a
-message or a file (`without_password`). An rtsp:// URL is a live stream (see live.py).
+folder. Its sound is its own, or when it has none the page's sound-only format: read from the
+network beside a streamed picture (`sound_url`), downloaded beside a downloaded one
+(`sound_of_download`). Every address the page leads to (its stream, its sound, an HLS
+playlist's segments) must be http(s) and no more private a host than the page's. A
+password in a URL never reaches a message or a file (`without_password`). An rtsp:// URL
+is a live stream (see live.py).
 """
 
 from __future__ import annotations
@@ -104,30 +107,81 @@ def _download(url: str, max_height: int, directory: Path) -> Path:
     """Let yt-dlp fetch the same format into `directory`; returns the file."""
     options = yt_dlp_options(max_height, outtmpl=str(directory / "video.%(ext)s"))
     info, ydl = _resolve(url, options, download=True)
+    return _written_file(info, ydl, directory, "video", without_password(url))
+
+
+def sound_of_download(video: Path, info: dict, page_url: str, max_height: int, directory: Path,
+                      log: Callable[[str], None] = print) -> Path | None:
+    """Where the sound of `video` (downloaded from the page `page_url` yt-dlp resolved to `info`)
+    is: the video itself when it has sound, else the page's sound-only format, downloaded beside
+    it into `directory` (refused as on the streaming path: sound_only_format); None when the page
+    has no sound. A sound that cannot be downloaded leaves the take silent, said in one note."""
+    from acting_mirror.audio.soundtrack import audio_of
+
+    if audio_of(video) is not None:
+        return video
+    sound = sound_only_format(info, page_url)
+    if sound is None:
+        return None
+    try:
+        return _download_sound(info, sound, page_url, max_height, directory)
+    except SourceError as error:
+        log(f"note: {error}; going on without sound")
+        return None
+
+
+def _download_sound(info: dict, sound: dict, page_url: str, max_height: int, directory: Path) -> Path:
+    """yt-dlp fetches the format `sound` of `info` into `directory`, with the options the video
+    was fetched with. `info` is processed again rather than the page asked again, so the file
+    comes from the very URL that was checked."""
+    import yt_dlp
+
+    def the_checked_format(context: dict) -> list[dict]:
+        return [media for media in context["formats"] if media.get("url") == sound["url"]][:1]
+
+    shown = f"the sound of {without_password(page_url)}"
+    options = yt_dlp_options(max_height, outtmpl=str(directory / "sound.%(ext)s"), format=the_checked_format)
+    try:
+        with yt_dlp.YoutubeDL(options) as ydl:
+            result = ydl.process_ie_result(dict(info), download=True)
+    except Exception as error:  # as in _resolve: DownloadError, or whatever an extractor leaks
+        raise SourceError(f"cannot download {shown}: {short_reason(error)}") from error
+    return _written_file(result, ydl, directory, "sound", shown)
+
+
+def _written_file(info: dict, ydl, directory: Path, stem: str, shown: str) -> Path:
+    """The file yt-dlp downloaded `info` to (named `stem`.ext in `directory`)."""
     for download in info.get("requested_downloads") or ():
         if download.get("filepath") and Path(download["filepath"]).is_file():
             return Path(download["filepath"])
     candidate = Path(ydl.prepare_filename(info))
     if candidate.is_file():
         return candidate
-    files = [path for path in directory.iterdir() if path.is_file() and path.suffix != ".part"]
+    files = [path for path in directory.glob(f"{stem}.*") if path.is_file() and path.suffix != ".part"]
     if not files:
-        raise SourceError(f"cannot download {without_password(url)}: yt-dlp wrote no file")
+        raise SourceError(f"cannot download {shown}: yt-dlp wrote no file")
     return files[0]
+
+
+def sound_only_format(info: dict, page_url: str) -> dict | None:
+    """The best plain-http(s) sound-only format of the page yt-dlp resolved to `info`, its URL
+    checked as the picture's stream is (check_media_url raises for a refused one); None when
+    the page has none."""
+    sound_only = [media for media in info.get("formats") or () if media.get("vcodec") == "none" and media.get("url")
+                  and media.get("acodec") not in (None, "none") and str(media.get("protocol", "")).startswith("http")]
+    if not sound_only:
+        return None
+    check_media_url(sound_only[-1]["url"], page_url)  # yt-dlp lists formats worst first
+    return sound_only[-1]
 
 
 def sound_url(info: dict, page_url: str) -> str | None:
     """Where the sound of the stream yt-dlp chose can be read: the stream itself unless yt-dlp
-    knows it has none, else the best plain-http(s) sound-only format of the same page (checked
-    as the stream was); None when there is none."""
+    knows it has none, else the page's sound-only format (sound_only_format); None when there is none."""
     if info.get("acodec") != "none":
         return info.get("url")
-    sound_only = [f for f in info.get("formats") or () if f.get("vcodec") == "none"
-                  and f.get("acodec") not in (None, "none") and str(f.get("protocol", "")).startswith("http")]
-    if not sound_only or not sound_only[-1].get("url"):  # yt-dlp lists formats worst first
-        return None
-    check_media_url(sound_only[-1]["url"], page_url)
-    return sound_only[-1]["url"]
+    sound = sound_only_format(info, page_url)
+    return sound["url"] if sound else None
 
 
 def check_media_url(media_url: str, page_url: str) -> None:
@@ -184,7 +238,8 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
 
     The stream yt-dlp resolves is played straight from the network when OpenCV can open
     it; when it cannot (expired or header-bound URLs answer 403), yt-dlp downloads it to
-    a temporary folder first, which close() removes.
+    a temporary folder first (and its sound, when it has none: `sound_of_download`), which
+    close() removes.
     """
     if url.lower().startswith(DIRECT_STREAM_SCHEMES):
         return open_stream(url, without_password(url))
@@ -198,6 +253,8 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     if stream_url:
         check_media_url(stream_url, url)
     check_playlists(info, url)
+    # the sound a take reads is checked before anything is fetched, as its picture's stream is
+    stream_sound = None if info.get("is_live") else sound_url(info, url)
     # OpenCV cannot be given yt-dlp's http_headers: its FFmpeg options string splits on ';',
     # which User-Agent values contain. A URL that needs them fails here and is downloaded.
     opened = open_capture(stream_url, stream=True, protocols=WEB_PROTOCOLS) if stream_url else None
@@ -206,7 +263,7 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
         return BroadcastSource(capture, name, capture_rate(capture, fps_hint))
     if opened is not None:
         return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, stream=True,
-                           media_path=sound_url(info, url))
+                           media_path=stream_sound)
     if info.get("is_live"):  # a broadcast going on cannot be downloaded first
         raise SourceError(f"cannot open the live broadcast {name}")
 
@@ -214,11 +271,13 @@ def open_url(url: str, max_height: int = 720, log: Callable[[str], None] = print
     directory = Path(tempfile.mkdtemp(prefix="acting-mirror-"))
     try:
         path = _download(url, max_height, directory)
+        downloaded_sound = sound_of_download(path, info, url, max_height, directory, log)
         opened = open_capture(str(path))
         if opened is None:
             raise SourceError(f"the video downloaded from {without_password(url)} is not one OpenCV can read")
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint, media_path=str(path),
+    return VideoSource(*opened, name, fps_hint=fps_hint, total_hint=total_hint,
+                       media_path=str(downloaded_sound) if downloaded_sound else None,
                        cleanup=lambda: shutil.rmtree(directory, ignore_errors=True))
