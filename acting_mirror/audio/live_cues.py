@@ -31,23 +31,27 @@ from acting_mirror.script import CueStatus, Script, ScriptError
 from acting_mirror.types import Face
 
 # Measured with benchmarks/bench_speech.py over 36 takes (6 espeak-ng voices x 3 speeds, 2 scripts, 2
-# unscripted sentences sharing words with the lines in each, 20 and 10 dB, 3 chunk phases); the
-# trade-off table is in benchmarks/README.md. The running hypothesis flickers to a line that the rest
-# of a sentence rules out: deciding on a line's first 2 words at the first look heard it 0.5 s after
-# it began but made ~10 false cues in 108 runs; 2 words held at 3 of 4 looks (the rule before), ~5.
-# Three words, held at 2 of 3 looks, and confirmed by the likelihood ratio made none, ~0.8 s after.
+# unscripted sentences sharing words with the lines in each) at 20 and 10 dB, 3 chunk phases: 324 lines
+# spoken. The running hypothesis flickers to a line that the rest of a sentence rules out. The rule
+# before (a line's first 2 words held at 3 of 4 looks) heard 244 lines, median 0.63-0.69 s after they
+# began, and made 25 false cues; 3 words held at 2 of 3 looks made 5 (all at 20 dB, one sentence at
+# 200 wpm); adding the likelihood ratio, 2, and heard the same 244 lines, median 0.83-0.92 s. A faster
+# decision without false cues was not found (trade-off table in benchmarks/README.md): the 0.45 s the
+# issue asks for is about the end of a line's second word, before the hypothesis is stable.
 WORDS_TO_HEAR = 3       # this many of a line's first words heard (all of a shorter line) -> it is being spoken
 CHECK_S = 0.05          # the hypothesis is looked at every CHECK_S of sound
 HEARD_IN_CHECKS = 2     # ... and a line counts once it was the candidate at this many of
 RECENT_CHECKS = 3       # ... the last this many looks
-MIN_LOG_RATIO = 0.05    # the lines decoder's score over the phone loop's since the line began, pocketsphinx
-                        # log units (not nats): true lines reached 0.2-2, unscripted speech mostly < 0.1
+MIN_LOG_RATIO = 0.05    # the lines decoder's log score over the phone loop's gained since the line began
+                        # (pocketsphinx's scaled log units): spoken lines reached 0.2-2, other speech mostly
+                        # < 0.1; 0.1 cost 10-20% of the lines at 10 dB
 LINE_WITHIN_S = 1.5     # a line that began longer ago than this is an old hypothesis, not one being spoken
 RESTART_S = 20.0        # a new utterance this often keeps the search small
-CMN_REFRESH_S = 0.5     # pocketsphinx's live CMN updates its mean every ~3 s of sound; the first line
-                        # after the start was decoded with the model's default mean and often missed
-LIVE_BEAM = 1e-60       # narrower than the aligner's 1e-80: each decoder costs ~6% of a core instead of ~9%
-                        # (1e-80 heard 1-2 more of 54 lines; 1e-40 lost cues at 10 dB)
+CMN_REFRESH_S = 0.5     # pocketsphinx's live CMN updates its mean only every ~3 s of sound, so the first
+                        # line after the start was decoded with the model's default mean: refreshed this
+                        # often, 4 more of 54 lines were heard at 10 dB
+LIVE_BEAM = 1e-60       # the aligner's 1e-80 heard 1-2 more of 54 lines for ~60% more CPU; 1e-40 lost cues
+                        # at 10 dB
 
 
 @dataclass(frozen=True)
