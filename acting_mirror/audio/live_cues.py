@@ -75,7 +75,7 @@ class LiveCueFollower:
         self.current = -1                       # no line heard yet
         self._decoder = new_decoder(LIVE_BEAM)
         grammar, self.notices = build_grammar(self._decoder, lines)
-        self._needed = [min(WORDS_TO_HEAR, len(tokens)) for tokens in self._line_tokens(grammar, len(lines))]
+        self._lengths = [len(tokens) for tokens in self._line_tokens(grammar, len(lines))]  # in dictionary words
         self._decoder.add_jsgf_string("lines", self._any_line_grammar(grammar, len(lines)))
         self._decoder.activate_search("lines")
         self._phone_loop = new_decoder(LIVE_BEAM)  # the alternative: no line at all, only other speech
@@ -123,15 +123,16 @@ class LiveCueFollower:
         pcm = to_decoder_pcm(samples, self.sample_rate)
         if not pcm:
             return None
+        refresh = start_s - self._cmn_refreshed_s >= CMN_REFRESH_S
         for decoder in (self._decoder, self._phone_loop):
             decoder.process_raw(pcm, False, False)
-            if start_s - self._cmn_refreshed_s >= CMN_REFRESH_S:
-                decoder.get_cmn(True)
-        if start_s - self._cmn_refreshed_s >= CMN_REFRESH_S:
+            if refresh:
+                decoder.get_cmn(True)  # True: fold the sound so far into the mean now
+        if refresh:
             self._cmn_refreshed_s = start_s
         end_s = start_s + len(samples) / self.sample_rate
         heard = self._heard_line(end_s)
-        if end_s - self._utterance_start > RESTART_S:
+        if end_s - self._utterance_start > RESTART_S:  # (a cue no longer restarts it: the ratio needs the past)
             for decoder in (self._decoder, self._phone_loop):
                 decoder.end_utt()
             self._utterance_start = None
@@ -171,18 +172,22 @@ class LiveCueFollower:
         hypothesis = self._decoder.hyp()
         if hypothesis is None or not re.search(r"\bl\d+_", hypothesis.hypstr):
             return None  # the cheap check first: walking the segments every look costs most of the time
-        counts: dict[int, int] = {}
-        first_frame: dict[int, int] = {}
+        latest: dict[int, tuple[int, int]] = {}  # line -> (words, first frame) of its latest occurrence
+        previous = None                           # the line of the last word, None after other speech
         for segment in self._decoder.seg() or ():
             match = re.match(r"l(\d+)_", segment.word)
-            if match:
-                index = int(match.group(1))
-                counts[index] = counts.get(index, 0) + 1
-                first_frame.setdefault(index, segment.start_frame)
-        for index in sorted(counts):
-            start_s = self._utterance_start + first_frame[index] / FRAMES_PER_SECOND
-            if (index > self.current and counts[index] >= self._needed[index] > 0 and end_s - start_s <= LINE_WITHIN_S
-                    and self._ratio_since(log_ratio, start_s) >= MIN_LOG_RATIO):
+            if match is None:
+                previous = None if segment.word.startswith("ph_") else previous  # silence splits no line
+                continue
+            index = int(match.group(1))
+            words, first_frame = latest.get(index, (0, segment.start_frame))
+            if previous != index or words == self._lengths[index]:  # a line begins again (said twice)
+                words, first_frame = 0, segment.start_frame
+            latest[index], previous = (words + 1, first_frame), index
+        for index, (words, first_frame) in sorted(latest.items()):
+            start_s = self._utterance_start + first_frame / FRAMES_PER_SECOND
+            if (index > self.current and words >= min(WORDS_TO_HEAR, self._lengths[index])
+                    and end_s - start_s <= LINE_WITHIN_S and self._ratio_since(log_ratio, start_s) >= MIN_LOG_RATIO):
                 return index, start_s
         return None
 
