@@ -1,6 +1,6 @@
 """Follow an acting script live: the current cue advances when its line is heard.
 
-`LiveCueFollower.feed(start_s, samples)` takes the microphone's chunks (about 100 ms each)
+`LiveCueFollower.feed(start_s, samples)` takes the microphone's chunks (50-100 ms each)
 and decodes them as a stream against a grammar of the script's lines, any line, between
 rarely taken phone loops (the same garbage path as the offline aligner, so other speech
 does not advance a cue). A line counts as heard once its first words are in the decoder's
