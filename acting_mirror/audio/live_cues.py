@@ -35,7 +35,7 @@ from acting_mirror.types import Face
 # spoken. The running hypothesis flickers to a line that the rest of a sentence rules out. The rule
 # before (a line's first 2 words held at 3 of 4 looks) heard 244 lines, median 0.63-0.69 s after they
 # began, and made 25 false cues; 3 words held at 2 of 3 looks made 5 (all at 20 dB, one sentence at
-# 200 wpm); adding the likelihood ratio, 2, and heard the same 244 lines, median 0.83-0.92 s. A faster
+# 200 wpm); adding the likelihood ratio, 2, and heard 250 lines, median 0.83-0.92 s. A faster
 # decision without false cues was not found (trade-off table in benchmarks/README.md): the 0.45 s the
 # issue asks for is about the end of a line's second word, before the hypothesis is stable.
 WORDS_TO_HEAR = 3       # this many of a line's first words heard (all of a shorter line) -> it is being spoken
@@ -45,7 +45,8 @@ RECENT_CHECKS = 3       # ... the last this many looks
 MIN_LOG_RATIO = 0.05    # the lines decoder's log score over the phone loop's gained since the line began
                         # (pocketsphinx's scaled log units): spoken lines reached 0.2-2, other speech mostly
                         # < 0.1; 0.1 cost 10-20% of the lines at 10 dB
-LINE_WITHIN_S = 1.5     # a line that began longer ago than this is an old hypothesis, not one being spoken
+LINE_WITHIN_S = 3.0     # a line that began longer ago than this is an old hypothesis, not one being spoken
+                        # (room for three slow words: 1.5 s heard 6 fewer of the 324 lines, as many false cues)
 RESTART_S = 20.0        # a new utterance this often keeps the search small
 CMN_REFRESH_S = 0.5     # pocketsphinx's live CMN updates its mean only every ~3 s of sound, so the first
                         # line after the start was decoded with the model's default mean: refreshed this
