@@ -1,26 +1,53 @@
-"""The live cue follower heard through a real fake microphone: PulseAudio's null sink, its
-monitor remapped as a source, recorded with sounddevice while paplay speaks espeak-ng lines."""
+"""The live cue follower on espeak-ng lines: fed a take on the stream's clock, and heard through a
+real fake microphone (PulseAudio's null sink, its monitor remapped as a source, recorded with
+sounddevice while paplay speaks the take)."""
 
 from __future__ import annotations
 
 import queue
+import shutil
 
 import numpy as np
 import pytest
 
+from acting_mirror.audio.align import to_decoder_pcm
 from acting_mirror.audio.live_cues import LiveCueFollower
 from tests.fake_microphone import MISSING, fake_microphone_fixture, play, write_wav
 from tests.test_speech_alignment import LINES, RATE, make_take
 
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
 MIC_RATE = 16000
 CHUNK = MIC_RATE // 10   # 100 ms
+SHARING = "I never said you were tired"  # shares "never", "you" and "tired" with lines 0 and 2
+# two unscripted sentences in each: one where lines 1, 2 and 3 may all be next, one before the last line
+TWO_UNSCRIPTED = {
+    "mixed voices": ((0, "en-us", 160, 1.0), (SHARING, "en", 170, 4.5), (2, "en+f3", 185, 8.0),
+                     (None, "en-us", 150, 11.5), (3, "en-us", 140, 15.0)),
+    # the rule before (2 words held at 3 of 4 looks) took the first unscripted sentence here for line 1
+    "one slow voice": ((0, "en-us", 130, 1.0), (None, "en-us", 130, 4.6), (2, "en-us", 130, 8.6),
+                       (SHARING, "en-us", 130, 12.4), (3, "en-us", 130, 15.8)),
+}
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (.ci/run installs it)")
+@pytest.mark.parametrize("spoken", TWO_UNSCRIPTED.values(), ids=TWO_UNSCRIPTED.keys())
+def test_speech_that_shares_words_with_the_lines_advances_no_cue(tmp_path, spoken):
+    take, truth = make_take(tmp_path, 20, spoken, seconds=19.0)
+    samples = np.frombuffer(to_decoder_pcm(take, RATE), "<i2").astype(np.float32) / 32768  # at the microphone's rate
+    follower = LiveCueFollower(LINES, MIC_RATE)
+    heard = [cue for begin in range(0, len(samples), CHUNK)
+             if (cue := follower.feed(begin / MIC_RATE, samples[begin:begin + CHUNK])) is not None]
+    assert [cue.index for cue in heard] == [0, 2, 3]  # in order; the skipped line and the other speech: no cue
+    for cue in heard:
+        start, end = truth[cue.index]
+        assert abs(cue.start_s - start) <= 0.3, (cue, start)
+        assert start < cue.heard_s <= end + 0.5, (cue, start, end)  # while the line was spoken (the stream's clock)
 
 
 fake_microphone = pytest.fixture(name="fake_microphone")(fake_microphone_fixture)
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (.ci/run installs them)")
 def test_the_cue_follows_the_lines_heard_through_the_microphone(fake_microphone, tmp_path):
     import sounddevice
 

@@ -40,11 +40,14 @@ def speech_span(speech: np.ndarray) -> tuple[float, float]:
     return loud[0] * 220 / RATE, (loud[-1] + 1) * 220 / RATE
 
 
-def make_take(tmp_path, snr_db: float):
-    take = np.zeros(RATE * 14, np.float32)
+def make_take(tmp_path, snr_db: float, spoken=SPOKEN, seconds: float = 14.0):
+    """The take and, for each thing spoken, its true (start, end) s: keyed by the line's index, None
+    for UNSCRIPTED, or the text of another unscripted sentence (a str in place of the index)."""
+    take = np.zeros(round(RATE * seconds), np.float32)
     truth = {}
-    for index, voice, wpm, at in SPOKEN:
-        speech = speak(UNSCRIPTED if index is None else LINES[index], voice, wpm, tmp_path)
+    for index, voice, wpm, at in spoken:
+        text = index if isinstance(index, str) else UNSCRIPTED if index is None else LINES[index]
+        speech = speak(text, voice, wpm, tmp_path)
         begin = int(at * RATE)
         take[begin:begin + len(speech)] += speech
         start, end = speech_span(speech)
