@@ -1183,6 +1183,15 @@ def test_vote_targets_train_on_the_faces_people_agree_on(voted_csv, tmp_path, ca
     assert 0 < crowd_neutral.sum() < len(crowd_neutral)
     assert np.allclose(resting[crowd_neutral], vote_distribution(raw.votes[trainable][crowd_neutral]))
     assert np.allclose(resting[~crowd_neutral], expected[~crowd_neutral])
+    # --crowd-weight: those faces take a smaller share of their label instead of none
+    partly = targets_of(train_data, "votes", 7, label_weight=0.25, crowd_only=("neutral",), crowd_weight=0.1)
+    assert np.allclose(partly[crowd_neutral], 0.9 * vote_distribution(raw.votes[trainable][crowd_neutral])
+                       + 0.1 * np.eye(7)[raw.labels[trainable][crowd_neutral]])
+    assert np.allclose(partly[~crowd_neutral], expected[~crowd_neutral])
+    for label_weight, crowd_weight, crowd_only in ((0.25, 0.5, ["neutral"]), (0.25, 0.1, [])):
+        with pytest.raises(ValueError, match="--crowd-weight"):
+            TrainConfig(data="", run_dir="", target="votes", label_weight=label_weight, crowd_only=crowd_only,
+                        crowd_weight=crowd_weight).validate()
     with pytest.raises(ValueError, match="--label-weight"):
         TrainConfig(data="", run_dir="", target="votes", crowd_only=["neutral"]).validate()
     with pytest.raises(ValueError, match="calm"):

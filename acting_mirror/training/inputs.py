@@ -59,30 +59,31 @@ def equalize_rule(images: np.ndarray) -> dict:
 
 
 def targets_of(data: Dataset, target: str, num_classes: int, label_weight: float = 0.0,
-               crowd_only: tuple[str, ...] = ()) -> np.ndarray:
+               crowd_only: tuple[str, ...] = (), crowd_weight: float = 0.0) -> np.ndarray:
     """The training target of each row: one-hot labels, or (FER+) the vote distribution, mixed
     with `label_weight` of the row's own label, except on faces whose FER+ majority is one of
-    `crowd_only`, which keep the crowd's distribution alone: where FER-2013's single label is
-    least trustworthy (it calls 56% of the faces the crowd calls neutral sad, scared or angry)."""
+    `crowd_only`, which take only `crowd_weight` of it (0: the crowd's distribution alone): where
+    FER-2013's single label is least trustworthy (it calls 56% of the faces the crowd calls
+    neutral sad, scared or angry)."""
     one_hot = np.eye(num_classes, dtype=np.float32)[data.labels]
     if target != "votes":
         return one_hot
     weight = np.full((len(data), 1), label_weight, np.float32)
     if crowd_only:
         majority = majority_labels(data.votes)
-        weight[np.isin(majority, [class_index(name) for name in crowd_only])] = 0.0
+        weight[np.isin(majority, [class_index(name) for name in crowd_only])] = crowd_weight
     return (1.0 - weight) * vote_distribution(data.votes) + weight * one_hot
 
 
 def make_dataset(data: Dataset, num_classes: int, batch_size: int, augmenter, shuffle: bool, seed: int,
                  soft_targets: np.ndarray | None = None, threads: int = 0, target: str = "label",
-                 label_weight: float = 0.0, crowd_only: tuple[str, ...] = ()):
+                 label_weight: float = 0.0, crowd_only: tuple[str, ...] = (), crowd_weight: float = 0.0):
     """Batches of (input, target). With `soft_targets` (distillation) a target row is the
     one-hot label followed by the teacher's softened probabilities (2 x num_classes)."""
     import tensorflow as tf
 
     x = to_model_input(data.images)
-    y = targets_of(data, target, num_classes, label_weight, crowd_only)
+    y = targets_of(data, target, num_classes, label_weight, crowd_only, crowd_weight)
     if soft_targets is not None:
         y = np.concatenate([y, soft_targets.astype(np.float32)], axis=1)
     ds = tf.data.Dataset.from_tensor_slices((x, y))

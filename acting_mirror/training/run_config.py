@@ -58,6 +58,7 @@ class TrainConfig:
     label_weight: float = 0.0         # votes only: this share of each target is FER-2013's own label
     crowd_only: list = field(default_factory=list)  # votes only: faces whose FER+ majority is one of
                                       # these classes keep the crowd's distribution, label weight 0
+    crowd_weight: float = 0.0         # ... or this label weight instead of 0 (between 0 and label_weight)
     equalize: dict | None = None      # the equalize rule; None = derived from the training faces
 
     def validate(self) -> None:
@@ -92,6 +93,9 @@ class TrainConfig:
             raise ValueError("--crowd-only names the faces a label weight leaves alone: give --label-weight too")
         for name in self.crowd_only:
             class_index(name)
+        if not 0.0 <= self.crowd_weight <= self.label_weight or (self.crowd_weight and not self.crowd_only):
+            raise ValueError("--crowd-weight is the label weight of the --crowd-only faces: between 0 and "
+                             "--label-weight, with --crowd-only")
         if self.focal_gamma < 0:
             raise ValueError(f"focal gamma {self.focal_gamma} must be 0 or more")
         if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:

@@ -131,7 +131,7 @@ def training_data(config: TrainConfig, run_dir: Path, resume: bool) -> TrainingD
                                                       threads=config.threads or 2), config.temperature)
         train_ds = make_dataset(train_data, num_classes, config.batch_size, augmenter, True, config.seed,
                                 soft_train, config.threads, config.target, config.label_weight,
-                                tuple(config.crowd_only))
+                                tuple(config.crowd_only), config.crowd_weight)
     val_ds = make_dataset(val_data, num_classes, 256, None, False, config.seed, soft_val, config.threads)
     return TrainingData(config, labels, train_ds, val_ds)
 

@@ -91,6 +91,8 @@ def add_train_parser(sub, distill: bool = False) -> None:
     p.add_argument("--crowd-only", default=",".join(defaults.crowd_only),
                    help="comma list of classes: faces whose FER+ majority is one of them keep the votes alone "
                         "(no --label-weight), e.g. neutral")
+    p.add_argument("--crowd-weight", type=float, default=defaults.crowd_weight,
+                   help="the label weight of the --crowd-only faces instead of 0 (at most --label-weight)")
     p.add_argument("--exclude", default="", help="comma list of classes to leave out, e.g. disgust")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=defaults.threads, help="TensorFlow threads (0: all cores)")
@@ -124,6 +126,7 @@ def run_train(args) -> int:
         target=getattr(args, "target", TrainConfig.target),
         label_weight=getattr(args, "label_weight", TrainConfig.label_weight),
         crowd_only=[c for c in getattr(args, "crowd_only", "").split(",") if c],
+        crowd_weight=getattr(args, "crowd_weight", TrainConfig.crowd_weight),
     )
     if args.resume:
         ignored = _ignored_on_resume(args, config)
