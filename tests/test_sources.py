@@ -353,8 +353,11 @@ def test_a_fast_reader_of_an_rtsp_stream_sees_every_frame_at_its_rate():
         frames = list(source)
         measured = source.fps  # over the last frames, once FFmpeg's start-up buffer is behind
     numbers = [frame_number(frame.image) for frame in frames]
-    assert len(frames) + source.dropped_frames == 89 and len(frames) >= 80, numbers
-    assert numbers == sorted(set(numbers)) and numbers[0] <= 3 and numbers[-1] == 89
+    assert len(frames) + source.dropped_frames == 89 and numbers == sorted(set(numbers)), numbers
+    # what FFmpeg buffered while the stream was set up comes in one burst, of which a live source
+    # keeps the newest (a busy machine lost up to the first 20 frames there, 1.3 s); from then on a
+    # fast reader misses nothing
+    assert numbers[0] <= 30 and [number for number in numbers if number >= 30] == list(range(30, 90)), numbers
     assert measured == pytest.approx(15.0, rel=0.15)
     later = [(number, frame.time_s) for number, frame in zip(numbers, frames, strict=True) if number >= 45]
     (first, start), (last, end) = later[0], later[-1]  # when each came in, on the source's clock
