@@ -86,6 +86,26 @@ def test_unknown_words_are_skipped_with_a_notice(tmp_path):
     assert abs(alignment.lines[3].start - truth[3][0]) <= 0.3
 
 
+def test_a_line_that_says_a_word_twice_is_timed(tmp_path):
+    """Repeated words ("you ... you") and a word shared by two lines are one dictionary entry each."""
+    lines = ("Do you have any idea what you have done", "You know what you did", "That is what I said")
+    take = np.zeros(round(RATE * 9.0), np.float32)
+    truth = {}
+    for index, at in ((0, 1.0), (2, 5.5)):
+        speech = speak(lines[index], "en-us", 160, tmp_path)
+        begin = round(at * RATE)
+        take[begin:begin + len(speech)] += speech
+        start, end = speech_span(speech)
+        truth[index] = (at + start, at + end)
+    take += np.random.default_rng(3).normal(0, 0.005, len(take)).astype(np.float32)
+    alignment = align_lines(lines, take, RATE)
+    assert not alignment.lines[1].spoken
+    for index, (start, end) in truth.items():
+        timing = alignment.lines[index]
+        assert timing.spoken, f"line {index} not found"
+        assert abs(timing.start - start) <= 0.3 and abs(timing.end - end) <= 0.3, (timing, start, end)
+
+
 def sound_strip_columns(chart: np.ndarray) -> np.ndarray:
     blue, green, red = (chart.astype(int)[..., i] for i in range(3))
     return np.unique(np.nonzero((abs(red - 0x4A) < 12) & (abs(green - 0x6F) < 12) & (abs(blue - 0xA5) < 12))[1])

@@ -88,6 +88,7 @@ def build_grammar(decoder, lines: Sequence[str]) -> tuple[str, tuple[str, ...]]:
         decoder.add_word(f"ph_{phone.lower()}", phone, False)
     notices: list[str] = []
     rules: list[str] = []
+    added: set[str] = set()  # a word said twice in a line ("you ... you") is one dictionary entry
     for index, line in enumerate(lines):
         tokens = []
         for word in line_words(line):
@@ -96,7 +97,9 @@ def build_grammar(decoder, lines: Sequence[str]) -> tuple[str, tuple[str, ...]]:
                 notices.append(f"line {index + 1}: {word!r} is not in the dictionary; aligned without it")
                 continue
             token = f"l{index}_{word.replace(chr(39), '_')}"
-            decoder.add_word(token, pronunciation, False)
+            if token not in added:
+                decoder.add_word(token, pronunciation, False)
+                added.add(token)
             tokens.append(token)
         rules.append(" ".join(tokens))
     body = " ".join(f"<gap> [<line{i}>]" for i, words in enumerate(rules) if words) + " <gap>"
