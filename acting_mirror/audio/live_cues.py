@@ -1,13 +1,13 @@
 """Follow an acting script live: the current cue advances when its line is heard.
 
-`LiveCueFollower.feed(start_s, samples)` takes the microphone's chunks (50-100 ms each)
-and decodes them as a stream against a grammar of the script's lines, any line, between
-rarely taken phone loops (the same garbage path as the offline aligner, so other speech
-does not advance a cue). A line counts as heard once its first words are in the decoder's
-running hypothesis, and stay there, and explain the sound since they began clearly better
-than a second decoder that knows no lines (only the phone loop) does: a likelihood ratio, as
-keyword spotters use. Only a line after the current one can advance the cue, so a repeated
-line never moves it back.
+`LiveCueFollower.feed(start_s, samples)` takes the microphone's chunks (50-100 ms each) and
+decodes them as a stream against a grammar of the script's lines, any line, between rarely taken
+phone loops (the same garbage path as the offline aligner, so other speech does not advance a
+cue). A line counts as heard once its first words (more of them for a line that skips lines) are
+in the decoder's running hypothesis, and stay there, and explain the sound since they began
+clearly better than a second decoder that knows no lines (only the phone loop) does: a
+likelihood ratio, as keyword spotters use. Only a line after the current one can advance the
+cue, so a repeated line never moves it back.
 
 `CueListener` runs a follower on a microphone's chunks in its own thread; `SpeechCuePlayer`
 is the cue player the app uses then: a cue starts when its line is heard.
@@ -30,15 +30,17 @@ from acting_mirror.audio.align import FRAMES_PER_SECOND, GARBAGE_WEIGHT, PHONES,
 from acting_mirror.script import CueStatus, Script, ScriptError
 from acting_mirror.types import Face
 
-# Measured with benchmarks/bench_speech.py over 36 takes (6 espeak-ng voices x 3 speeds, 2 scripts, 2
-# unscripted sentences sharing words with the lines in each) at 20 and 10 dB, 3 chunk phases: 324 lines
-# spoken. The running hypothesis flickers to a line that the rest of a sentence rules out. The rule
-# before (a line's first 2 words held at 3 of 4 looks) heard 244 lines, median 0.63-0.69 s after they
-# began, and made 25 false cues; 3 words held at 2 of 3 looks made 5 (all at 20 dB, one sentence at
-# 200 wpm); adding the likelihood ratio, 2, and heard 250 lines, median 0.83-0.92 s. A faster
-# decision without false cues was not found (trade-off table in benchmarks/README.md): the 0.45 s the
-# issue asks for is about the end of a line's second word, before the hypothesis is stable.
+# Chosen with benchmarks/bench_speech.py on its "tuned" takes (6 espeak-ng voices x 3 speeds, 2 scripts,
+# 2 unscripted sentences sharing words with the lines in each, 20 and 10 dB) and checked on two
+# "unseen" sets of other voices and scripts. The running hypothesis flickers to a line that the rest of
+# a sentence rules out: every rule deciding by a line's second word (0.5-0.7 s) made false cues on the
+# unseen sets, even those with none on the tuned takes; this one waits for three words (0.8-1.1 s).
+# Measured rules, and the confidences that did not separate a line from other speech, are in
+# benchmarks/README.md.
 WORDS_TO_HEAR = 3       # this many of a line's first words heard (all of a shorter line) -> it is being spoken
+WORDS_PER_SKIP = 1      # ... and one more for each line it would skip: actors keep to the script's order. A
+                        # line far ahead, matched in an earlier line's sound, made 6 false cues at 10 dB on
+                        # an unseen set; with this, none, and as many lines heard
 CHECK_S = 0.05          # the hypothesis is looked at every CHECK_S of sound
 HEARD_IN_CHECKS = 2     # ... and a line counts once it was the candidate at this many of
 RECENT_CHECKS = 3       # ... the last this many looks
@@ -187,7 +189,8 @@ class LiveCueFollower:
             latest[index], previous = (words + 1, first_frame), index
         for index, (words, first_frame) in sorted(latest.items()):
             start_s = self._utterance_start + first_frame / FRAMES_PER_SECOND
-            if (index > self.current and words >= min(WORDS_TO_HEAR, self._lengths[index])
+            needed = WORDS_TO_HEAR + WORDS_PER_SKIP * (index - self.current - 1)
+            if (index > self.current and words >= min(needed, self._lengths[index])
                     and end_s - start_s <= LINE_WITHIN_S and self._ratio_since(log_ratio, start_s) >= MIN_LOG_RATIO):
                 return index, start_s
         return None
