@@ -7,6 +7,7 @@ import mimetypes
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,14 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where a skip counts as a failure: {reason}"
+
+
+def pytest_configure(config):
+    """Tests interrupt runs with SIGINT, as Ctrl-C does. A shell without job control starts a
+    background job with SIGINT ignored, and an ignored signal stays ignored across exec: every run
+    a test started would then ignore it too. A handler (unlike SIG_IGN) is reset at exec."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 DISPLAY_FIXTURES = {"xvfb_server", "xvfb_display"}
